@@ -1,0 +1,321 @@
+//! Raw configuration fragments as they appear in TOML, and their merge.
+//!
+//! Every field is optional so that any fragment may set any subset of keys; unknown keys are
+//! rejected. Values keep their source span so that validation errors can point at the file,
+//! line and column that set them, even after several fragments were merged.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::ConfigError;
+
+/// Where a configuration value came from: file, line and column (1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The fragment file that set the value.
+    pub file: Arc<PathBuf>,
+    /// 1-based line of the value.
+    pub line: usize,
+    /// 1-based column of the value.
+    pub column: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// A merged value together with the place that set it.
+#[derive(Debug, Clone)]
+pub struct Sourced<T> {
+    /// The raw value.
+    pub value: T,
+    /// Where it was set.
+    pub origin: Origin,
+}
+
+/// A TOML value that may be written as one string or as a list of strings; DataSync takes
+/// exactly one subnet and one security group, and a list gets a precise error rather than a
+/// type error.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// `key = "value"`
+    One(String),
+    /// `key = ["a", "b"]`
+    Many(Vec<String>),
+}
+
+type S<T> = Option<Spanned<T>>;
+
+/// One configuration file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct Fragment {
+    pub agent: Option<AgentFragment>,
+    pub endpoint: Option<EndpointFragment>,
+    pub aws: Option<AwsFragment>,
+    pub activation: Option<ActivationFragment>,
+    pub checks: Option<ChecksFragment>,
+    pub monitor: Option<MonitorFragment>,
+    pub alerts: Option<AlertsFragment>,
+    pub health: Option<HealthFragment>,
+    pub state: Option<StateFragment>,
+}
+
+/// `[agent]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct AgentFragment {
+    pub address: S<String>,
+    pub name: S<String>,
+    pub activation_port: S<i64>,
+    pub arn: S<String>,
+}
+
+/// `[endpoint]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct EndpointFragment {
+    pub region: S<String>,
+    pub vpc_endpoint_id: S<String>,
+    pub ip: S<String>,
+    pub subnet_arn: S<OneOrMany>,
+    pub security_group_arn: S<OneOrMany>,
+}
+
+/// `[aws]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct AwsFragment {
+    pub profile: S<String>,
+    pub role_arn: S<String>,
+    pub external_id: S<String>,
+    pub endpoint_url: S<String>,
+}
+
+/// `[activation]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ActivationFragment {
+    pub deadline: S<String>,
+    pub request_timeout: S<String>,
+    pub tags: Option<BTreeMap<String, Spanned<String>>>,
+}
+
+/// `[checks]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ChecksFragment {
+    pub timeout: S<String>,
+    pub control_ports: S<bool>,
+    pub support_port: S<bool>,
+}
+
+/// `[monitor]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct MonitorFragment {
+    pub interval: S<String>,
+    pub offline_after: S<i64>,
+    pub realert_every: S<String>,
+}
+
+/// `[alerts]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct AlertsFragment {
+    pub webhook: S<String>,
+}
+
+/// `[health]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct HealthFragment {
+    pub listen: S<String>,
+}
+
+/// `[state]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct StateFragment {
+    pub dir: S<String>,
+}
+
+/// All fragments merged: each key holds the value of the last fragment that set it.
+#[derive(Debug, Default)]
+#[allow(missing_docs)]
+pub struct Merged {
+    pub agent_address: Option<Sourced<String>>,
+    pub agent_name: Option<Sourced<String>>,
+    pub agent_activation_port: Option<Sourced<i64>>,
+    pub agent_arn: Option<Sourced<String>>,
+    pub endpoint_region: Option<Sourced<String>>,
+    pub endpoint_vpc_endpoint_id: Option<Sourced<String>>,
+    pub endpoint_ip: Option<Sourced<String>>,
+    pub endpoint_subnet_arn: Option<Sourced<OneOrMany>>,
+    pub endpoint_security_group_arn: Option<Sourced<OneOrMany>>,
+    pub aws_profile: Option<Sourced<String>>,
+    pub aws_role_arn: Option<Sourced<String>>,
+    pub aws_external_id: Option<Sourced<String>>,
+    pub aws_endpoint_url: Option<Sourced<String>>,
+    pub activation_deadline: Option<Sourced<String>>,
+    pub activation_request_timeout: Option<Sourced<String>>,
+    /// Tags merge key by key: a later fragment adds or overrides single tags.
+    pub activation_tags: BTreeMap<String, Sourced<String>>,
+    pub checks_timeout: Option<Sourced<String>>,
+    pub checks_control_ports: Option<Sourced<bool>>,
+    pub checks_support_port: Option<Sourced<bool>>,
+    pub monitor_interval: Option<Sourced<String>>,
+    pub monitor_offline_after: Option<Sourced<i64>>,
+    pub monitor_realert_every: Option<Sourced<String>>,
+    pub alerts_webhook: Option<Sourced<String>>,
+    pub health_listen: Option<Sourced<String>>,
+    pub state_dir: Option<Sourced<String>>,
+}
+
+/// The text of one fragment file, used to turn byte spans into lines and columns.
+struct FileText<'a> {
+    path: Arc<PathBuf>,
+    text: &'a str,
+}
+
+impl FileText<'_> {
+    fn origin(&self, offset: usize) -> Origin {
+        let (line, column) = line_column(self.text, offset);
+        Origin { file: self.path.clone(), line, column }
+    }
+
+    fn take<T>(&self, dst: &mut Option<Sourced<T>>, src: Option<Spanned<T>>) {
+        if let Some(v) = src {
+            let origin = self.origin(v.span().start);
+            *dst = Some(Sourced { value: v.into_inner(), origin });
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// Parses one fragment; errors carry the file, line and column.
+pub fn parse(path: &Path, text: &str) -> Result<Fragment, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((0, 0), |s| line_column(text, s.start));
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: e.message().trim().to_string(),
+        }
+    })
+}
+
+impl Merged {
+    /// Applies one parsed fragment on top of what was merged so far.
+    pub fn apply(&mut self, path: &Path, text: &str, f: Fragment) {
+        let ft = FileText { path: Arc::new(path.to_path_buf()), text };
+        if let Some(a) = f.agent {
+            ft.take(&mut self.agent_address, a.address);
+            ft.take(&mut self.agent_name, a.name);
+            ft.take(&mut self.agent_activation_port, a.activation_port);
+            ft.take(&mut self.agent_arn, a.arn);
+        }
+        if let Some(e) = f.endpoint {
+            ft.take(&mut self.endpoint_region, e.region);
+            ft.take(&mut self.endpoint_vpc_endpoint_id, e.vpc_endpoint_id);
+            ft.take(&mut self.endpoint_ip, e.ip);
+            ft.take(&mut self.endpoint_subnet_arn, e.subnet_arn);
+            ft.take(&mut self.endpoint_security_group_arn, e.security_group_arn);
+        }
+        if let Some(a) = f.aws {
+            ft.take(&mut self.aws_profile, a.profile);
+            ft.take(&mut self.aws_role_arn, a.role_arn);
+            ft.take(&mut self.aws_external_id, a.external_id);
+            ft.take(&mut self.aws_endpoint_url, a.endpoint_url);
+        }
+        if let Some(a) = f.activation {
+            ft.take(&mut self.activation_deadline, a.deadline);
+            ft.take(&mut self.activation_request_timeout, a.request_timeout);
+            for (k, v) in a.tags.unwrap_or_default() {
+                let mut slot = None;
+                ft.take(&mut slot, Some(v));
+                self.activation_tags.insert(k, slot.expect("just set"));
+            }
+        }
+        if let Some(c) = f.checks {
+            ft.take(&mut self.checks_timeout, c.timeout);
+            ft.take(&mut self.checks_control_ports, c.control_ports);
+            ft.take(&mut self.checks_support_port, c.support_port);
+        }
+        if let Some(m) = f.monitor {
+            ft.take(&mut self.monitor_interval, m.interval);
+            ft.take(&mut self.monitor_offline_after, m.offline_after);
+            ft.take(&mut self.monitor_realert_every, m.realert_every);
+        }
+        if let Some(a) = f.alerts {
+            ft.take(&mut self.alerts_webhook, a.webhook);
+        }
+        if let Some(h) = f.health {
+            ft.take(&mut self.health_listen, h.listen);
+        }
+        if let Some(s) = f.state {
+            ft.take(&mut self.state_dir, s.dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_column_counts_from_one() {
+        let t = "a = 1\nbb = \"x\"\n";
+        assert_eq!(line_column(t, 0), (1, 1));
+        assert_eq!(line_column(t, 6), (2, 1));
+        assert_eq!(line_column(t, 11), (2, 6));
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_position() {
+        let err = parse(Path::new("/x.toml"), "[agent]\nadress = \"a\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("/x.toml:2:1:"), "{msg}");
+        assert!(msg.contains("unknown field `adress`"), "{msg}");
+    }
+
+    #[test]
+    fn later_fragment_wins_and_tags_merge_per_key() {
+        let mut m = Merged::default();
+        let a = "[agent]\nname = \"a\"\n[activation.tags]\nteam = \"x\"\nenv = \"dev\"\n";
+        let b = "[agent]\nname = \"b\"\n[activation.tags]\nenv = \"prod\"\n";
+        m.apply(Path::new("/a"), a, parse(Path::new("/a"), a).unwrap());
+        m.apply(Path::new("/b"), b, parse(Path::new("/b"), b).unwrap());
+        let name = m.agent_name.unwrap();
+        assert_eq!(name.value, "b");
+        assert_eq!(name.origin.to_string(), "/b:2:8");
+        assert_eq!(m.activation_tags["team"].value, "x");
+        assert_eq!(m.activation_tags["env"].value, "prod");
+    }
+}

@@ -1,0 +1,373 @@
+//! Validated settings with domain types, and the defaults (each with where it comes from).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{ConfigError, Merged, OneOrMany, Sourced};
+use crate::ids::{
+    AgentArn, AgentName, ExternalId, Region, RoleArn, SecurityGroupArn, SubnetArn, TagKey,
+    TagValue, VpcEndpointId, arn_region,
+};
+
+/// Port the agent serves its activation key on (DESIGN.md §2).
+pub const DEFAULT_ACTIVATION_PORT: u16 = 80;
+/// Overall time to obtain a key and call CreateAgent. Keys live 30 minutes; 10 leaves ample
+/// room for CreateAgent and its SDK retries after the key arrives.
+pub const DEFAULT_ACTIVATION_DEADLINE: Duration = Duration::from_secs(10 * 60);
+/// Upper bound on `activation.deadline`: CreateAgent must still run inside the key's 30 min life.
+pub const MAX_ACTIVATION_DEADLINE: Duration = Duration::from_secs(25 * 60);
+/// One HTTP exchange with the agent. The agent contacts the endpoint on 443 before it
+/// answers, which takes a few seconds at worst on a healthy network.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Per-probe TCP connect timeout: a LAN or Direct Connect handshake takes milliseconds;
+/// 3 s matches the Linux initial SYN retransmission timer (RFC 6298: 1 s, then 2 s).
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+/// DescribeAgent polling period; DataSync itself only flips to OFFLINE after 5 minutes.
+pub const DEFAULT_MONITOR_INTERVAL: Duration = Duration::from_secs(60);
+/// Consecutive OFFLINE observations before declaring the agent OFFLINE.
+pub const DEFAULT_OFFLINE_AFTER: u32 = 2;
+/// Re-alert period while an agent stays OFFLINE.
+pub const DEFAULT_REALERT_EVERY: Duration = Duration::from_secs(30 * 60);
+/// Health endpoint address (the interface contract).
+pub const DEFAULT_HEALTH_LISTEN: &str = "127.0.0.1:9417";
+/// State directory (the interface contract).
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/datasync-warden";
+/// DataSync allows 50 tags per resource; one is reserved for the activation token.
+pub const MAX_USER_TAGS: usize = 49;
+/// Tag key carrying the activation token, used to adopt an agent after a crash.
+pub const TOKEN_TAG_KEY: &str = "datasync-warden:activation-token";
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct Settings {
+    /// The files it was read from, for messages.
+    pub files: String,
+    pub agent: AgentSettings,
+    pub endpoint: EndpointSettings,
+    pub aws: AwsSettings,
+    pub activation: ActivationSettings,
+    pub checks: ChecksSettings,
+    pub monitor: MonitorSettings,
+    pub alerts: AlertsSettings,
+    pub health: HealthSettings,
+    pub state: StateSettings,
+}
+
+/// `[agent]`
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    /// Host name or IP address of the agent VM.
+    pub address: Option<String>,
+    /// Name given to the agent at activation.
+    pub name: AgentName,
+    /// TCP port of the activation endpoint.
+    pub activation_port: u16,
+    /// An agent activated elsewhere: monitor only.
+    pub arn: Option<AgentArn>,
+}
+
+/// `[endpoint]`
+#[derive(Debug, Clone)]
+pub struct EndpointSettings {
+    /// Region of the VPC endpoint (and of the activation).
+    pub region: Region,
+    /// The interface VPC endpoint for DataSync.
+    pub vpc_endpoint_id: Option<VpcEndpointId>,
+    /// The endpoint's private IP the agent must reach.
+    pub ip: Option<Ipv4Addr>,
+    /// The subnet for the agent's task ENIs.
+    pub subnet_arn: Option<SubnetArn>,
+    /// The security group for the agent's task ENIs.
+    pub security_group_arn: Option<SecurityGroupArn>,
+}
+
+/// `[aws]`
+#[derive(Debug, Clone, Default)]
+#[allow(missing_docs)]
+pub struct AwsSettings {
+    pub profile: Option<String>,
+    pub role_arn: Option<RoleArn>,
+    pub external_id: Option<ExternalId>,
+    pub endpoint_url: Option<String>,
+}
+
+/// `[activation]`
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct ActivationSettings {
+    pub deadline: Duration,
+    pub request_timeout: Duration,
+    pub tags: Vec<(TagKey, TagValue)>,
+}
+
+/// `[checks]`
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct ChecksSettings {
+    pub timeout: Duration,
+    pub control_ports: bool,
+    pub support_port: bool,
+}
+
+/// `[monitor]`
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct MonitorSettings {
+    pub interval: Duration,
+    pub offline_after: u32,
+    pub realert_every: Duration,
+}
+
+/// `[alerts]`
+#[derive(Debug, Clone, Default)]
+#[allow(missing_docs)]
+pub struct AlertsSettings {
+    pub webhook: Option<String>,
+}
+
+/// `[health]`
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct HealthSettings {
+    pub listen: SocketAddr,
+}
+
+/// `[state]`
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct StateSettings {
+    pub dir: PathBuf,
+}
+
+/// Everything needed to activate, once all required keys are present.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct ActivationTarget {
+    pub agent_address: String,
+    pub agent_port: u16,
+    pub agent_name: AgentName,
+    pub region: Region,
+    pub vpc_endpoint_id: VpcEndpointId,
+    pub endpoint_ip: Ipv4Addr,
+    pub subnet_arn: SubnetArn,
+    pub security_group_arn: SecurityGroupArn,
+}
+
+fn invalid<T>(s: &Sourced<T>, key: &'static str, value: String, problem: String) -> ConfigError {
+    ConfigError::Invalid { origin: s.origin.clone(), key, value, problem }
+}
+
+/// Validates an optional string key with `f`.
+fn opt<T>(
+    src: Option<Sourced<String>>,
+    key: &'static str,
+    f: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, ConfigError> {
+    src.map(|s| f(&s.value).map_err(|p| invalid(&s, key, s.value.clone(), p))).transpose()
+}
+
+fn duration(
+    src: Option<Sourced<String>>,
+    key: &'static str,
+    default: Duration,
+    (min, max): (Duration, Duration),
+) -> Result<Duration, ConfigError> {
+    let d = opt(src, key, |v| {
+        let d = humantime::parse_duration(v).map_err(|e| {
+            format!("{e}; expected a duration such as \"90s\", \"15m\" or \"1h 30m\"")
+        })?;
+        if d < min || d > max {
+            return Err(format!(
+                "must be between {} and {}",
+                humantime::format_duration(min),
+                humantime::format_duration(max)
+            ));
+        }
+        Ok(d)
+    })?;
+    Ok(d.unwrap_or(default))
+}
+
+fn exactly_one<T>(
+    src: Option<Sourced<OneOrMany>>,
+    key: &'static str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, ConfigError> {
+    let Some(s) = src else { return Ok(None) };
+    let one = match &s.value {
+        OneOrMany::One(v) => v.clone(),
+        OneOrMany::Many(v) if v.len() == 1 => v[0].clone(),
+        OneOrMany::Many(v) => {
+            return Err(invalid(
+                &s,
+                key,
+                format!("{v:?}"),
+                format!("CreateAgent takes exactly one; got {}. Keep one ARN", v.len()),
+            ));
+        }
+    };
+    parse(&one).map(Some).map_err(|p| invalid(&s, key, one, p))
+}
+
+fn host(v: &str) -> Result<String, String> {
+    let ok = !v.is_empty()
+        && v.len() <= 253
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+    if ok && v.parse::<std::net::IpAddr>().is_ok() || ok && !v.contains(':') {
+        Ok(v.to_string())
+    } else {
+        Err("expected a host name or IP address only (no scheme, no port: the port is \
+             agent.activation_port)"
+            .into())
+    }
+}
+
+fn http_url(v: &str) -> Result<String, String> {
+    let uri: hyper::Uri = v.parse().map_err(|e| format!("not a URL ({e})"))?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http" | "https"), Some(_)) => Ok(v.to_string()),
+        _ => Err("expected an http:// or https:// URL with a host".into()),
+    }
+}
+
+/// The default agent name: this host's name, with characters DataSync refuses replaced.
+fn default_agent_name() -> AgentName {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let clean: String = host
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "+=._:@/-".contains(c) { c } else { '-' })
+        .take(256)
+        .collect();
+    AgentName::parse(&clean).unwrap_or_else(|_| AgentName::parse("datasync-warden").expect("valid"))
+}
+
+impl Settings {
+    /// Validates merged keys; `files` names the files read, for "missing key" errors.
+    pub fn validate(m: Merged, files: String) -> Result<Settings, ConfigError> {
+        let missing = |key, why| ConfigError::Missing { key, files: files.clone(), why };
+        let region = opt(m.endpoint_region, "endpoint.region", Region::parse)?
+            .ok_or_else(|| missing("endpoint.region", "every DataSync call needs the Region"))?;
+        let port = m.agent_activation_port.map(|s| {
+            u16::try_from(s.value)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| invalid(&s, "agent.activation_port", s.value.to_string(), "expected a TCP port 1-65535".into()))
+        });
+        let in_region = |arn: &str| match arn_region(arn) {
+            Some(r) if r != region.as_str() => Err(format!(
+                "the ARN is in Region {r} but endpoint.region is {region}; the endpoint, subnet \
+                 and security group must be in one Region"
+            )),
+            _ => Ok(()),
+        };
+        let subnet_arn = exactly_one(m.endpoint_subnet_arn, "endpoint.subnet_arn", |v| {
+            SubnetArn::parse(v).and_then(|a| in_region(v).map(|()| a))
+        })?;
+        let security_group_arn =
+            exactly_one(m.endpoint_security_group_arn, "endpoint.security_group_arn", |v| {
+                SecurityGroupArn::parse(v).and_then(|a| in_region(v).map(|()| a))
+            })?;
+        let tags = m
+            .activation_tags
+            .iter()
+            .map(|(k, v)| {
+                let key = TagKey::parse(k)
+                    .and_then(|key| {
+                        if k.starts_with("aws:") || k == TOKEN_TAG_KEY {
+                            Err("tag keys starting with \"aws:\" and the activation-token key are reserved".into())
+                        } else {
+                            Ok(key)
+                        }
+                    })
+                    .map_err(|p| invalid(v, "activation.tags", k.clone(), p))?;
+                let value = TagValue::parse(&v.value)
+                    .map_err(|p| invalid(v, "activation.tags", v.value.clone(), p))?;
+                Ok((key, value))
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        if tags.len() > MAX_USER_TAGS {
+            let (_, first) = m.activation_tags.iter().next().expect("non-empty");
+            return Err(invalid(first, "activation.tags", format!("{} tags", tags.len()), format!("at most {MAX_USER_TAGS} tags (DataSync allows 50, one is the activation token)")));
+        }
+        let offline_after = m.monitor_offline_after.map(|s| {
+            u32::try_from(s.value)
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| invalid(&s, "monitor.offline_after", s.value.to_string(), "expected a count from 1 to 1000".into()))
+        });
+        let secs = Duration::from_secs;
+        Ok(Settings {
+            agent: AgentSettings {
+                address: opt(m.agent_address, "agent.address", host)?,
+                name: opt(m.agent_name, "agent.name", AgentName::parse)?.unwrap_or_else(default_agent_name),
+                activation_port: port.transpose()?.unwrap_or(DEFAULT_ACTIVATION_PORT),
+                arn: opt(m.agent_arn, "agent.arn", AgentArn::parse)?,
+            },
+            endpoint: EndpointSettings {
+                region,
+                vpc_endpoint_id: opt(m.endpoint_vpc_endpoint_id, "endpoint.vpc_endpoint_id", VpcEndpointId::parse)?,
+                ip: opt(m.endpoint_ip, "endpoint.ip", |v| {
+                    v.parse::<Ipv4Addr>().map_err(|_| "expected an IPv4 address such as \"172.16.1.10\" (PrivateLink endpoints are IPv4)".into())
+                })?,
+                subnet_arn,
+                security_group_arn,
+            },
+            aws: AwsSettings {
+                profile: opt(m.aws_profile, "aws.profile", |v| {
+                    if v.is_empty() { Err("expected a profile name".into()) } else { Ok(v.to_string()) }
+                })?,
+                role_arn: opt(m.aws_role_arn, "aws.role_arn", RoleArn::parse)?,
+                external_id: opt(m.aws_external_id, "aws.external_id", ExternalId::parse)?,
+                endpoint_url: opt(m.aws_endpoint_url, "aws.endpoint_url", http_url)?,
+            },
+            activation: ActivationSettings {
+                deadline: duration(m.activation_deadline, "activation.deadline", DEFAULT_ACTIVATION_DEADLINE, (secs(1), MAX_ACTIVATION_DEADLINE))?,
+                request_timeout: duration(m.activation_request_timeout, "activation.request_timeout", DEFAULT_REQUEST_TIMEOUT, (Duration::from_millis(100), secs(120)))?,
+                tags,
+            },
+            checks: ChecksSettings {
+                timeout: duration(m.checks_timeout, "checks.timeout", DEFAULT_CHECK_TIMEOUT, (Duration::from_millis(10), secs(60)))?,
+                control_ports: m.checks_control_ports.is_some_and(|s| s.value),
+                support_port: m.checks_support_port.is_some_and(|s| s.value),
+            },
+            monitor: MonitorSettings {
+                interval: duration(m.monitor_interval, "monitor.interval", DEFAULT_MONITOR_INTERVAL, (secs(1), secs(3600)))?,
+                offline_after: offline_after.transpose()?.unwrap_or(DEFAULT_OFFLINE_AFTER),
+                realert_every: duration(m.monitor_realert_every, "monitor.realert_every", DEFAULT_REALERT_EVERY, (secs(1), secs(7 * 24 * 3600)))?,
+            },
+            alerts: AlertsSettings { webhook: opt(m.alerts_webhook, "alerts.webhook", http_url)? },
+            health: HealthSettings {
+                listen: opt(m.health_listen, "health.listen", |v| {
+                    v.parse::<SocketAddr>().map_err(|_| "expected IP:PORT such as \"127.0.0.1:9417\"".into())
+                })?
+                .unwrap_or_else(|| DEFAULT_HEALTH_LISTEN.parse().expect("valid default")),
+            },
+            state: StateSettings {
+                dir: opt(m.state_dir, "state.dir", |v| {
+                    if v.starts_with('/') { Ok(PathBuf::from(v)) } else { Err("expected an absolute path".into()) }
+                })?
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+            },
+            files,
+        })
+    }
+
+    /// The keys activation needs, or which one is missing.
+    pub fn activation_target(&self) -> Result<ActivationTarget, ConfigError> {
+        let missing = |key, why| ConfigError::Missing { key, files: self.files.clone(), why };
+        let e = &self.endpoint;
+        Ok(ActivationTarget {
+            agent_address: self.agent.address.clone().ok_or_else(|| missing("agent.address", "the activation key is fetched from the agent's address"))?,
+            agent_port: self.agent.activation_port,
+            agent_name: self.agent.name.clone(),
+            region: e.region.clone(),
+            vpc_endpoint_id: e.vpc_endpoint_id.clone().ok_or_else(|| missing("endpoint.vpc_endpoint_id", "private activation needs the DataSync interface endpoint"))?,
+            endpoint_ip: e.ip.ok_or_else(|| missing("endpoint.ip", "the agent is told which endpoint IP to reach (privateLinkEndpoint)"))?,
+            subnet_arn: e.subnet_arn.clone().ok_or_else(|| missing("endpoint.subnet_arn", "CreateAgent needs one subnet ARN"))?,
+            security_group_arn: e.security_group_arn.clone().ok_or_else(|| missing("endpoint.security_group_arn", "CreateAgent needs one security-group ARN"))?,
+        })
+    }
+}

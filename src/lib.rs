@@ -1,0 +1,7 @@
+//! datasync-warden: activates an AWS DataSync agent through a private VPC endpoint, then keeps
+//! watch over it. `main.rs` only parses the command line; everything else lives here so that
+//! integration tests can drive it.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod ids;
