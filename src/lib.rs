@@ -5,3 +5,5 @@
 
 pub mod config;
 pub mod ids;
+pub mod activation_key;
+pub mod probe;
