@@ -368,9 +368,8 @@ async fn exchange(req: &KeyRequest, mode: Mode) -> Result<ActivationKey, KeyErro
         .body(Empty::new())
         .expect("static request parts are valid");
     let resp = sender.send_request(request).await.map_err(|e| {
-        if e.is_parse_too_large() {
-            KeyError::TooLarge { mode, limit: MAX_HEAD_BYTES }
-        } else if e.is_parse() {
+        // An oversized head is a parse error too (hyper names it "message head is too large").
+        if e.is_parse() {
             KeyError::Unparseable { mode, what: format!("malformed HTTP: {e}") }
         } else {
             eof(e)

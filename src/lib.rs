@@ -7,3 +7,6 @@ pub mod config;
 pub mod ids;
 pub mod activation_key;
 pub mod probe;
+pub mod aws;
+pub mod control_plane;
+pub mod state;

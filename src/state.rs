@@ -1,0 +1,302 @@
+//! The persisted activation state: `<state dir>/state.json`.
+//!
+//! Written atomically (temp file in the same directory, fsync, rename, fsync the directory) with
+//! mode 0600 in a 0700 directory, so a crash leaves either the old or the new file, never a
+//! torn one. The file records the machine it was written on: a state baked into a golden image
+//! and found on a clone is not trusted.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::AgentArn;
+
+/// Current schema version of `state.json`.
+pub const STATE_VERSION: u32 = 1;
+/// Where systemd keeps this machine's identity (machine-id(5)).
+pub const MACHINE_ID_PATHS: [&str; 2] = ["/etc/machine-id", "/var/lib/dbus/machine-id"];
+
+/// What the daemon knows about its agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Record {
+    /// CreateAgent may have been sent with this token as a tag; the agent is not yet known.
+    Activating {
+        /// Random token, also sent as the `datasync-warden:activation-token` tag.
+        activation_token: String,
+        /// Agent name used for CreateAgent (narrows the search when adopting).
+        agent_name: String,
+        /// Region.
+        region: String,
+        /// When this attempt started (RFC 3339).
+        started_at: String,
+    },
+    /// The agent exists.
+    Activated {
+        /// The agent.
+        agent_arn: AgentArn,
+        /// Its name.
+        agent_name: String,
+        /// Region.
+        region: String,
+        /// The VPC endpoint it was activated through.
+        vpc_endpoint_id: String,
+        /// The endpoint IP the agent was told to use.
+        endpoint_ip: String,
+        /// Subnet given to CreateAgent.
+        subnet_arn: String,
+        /// Security group given to CreateAgent.
+        security_group_arn: String,
+        /// When (RFC 3339).
+        activated_at: String,
+        /// The token it was tagged with.
+        activation_token: String,
+        /// True when found by its token after an interrupted run rather than from CreateAgent.
+        adopted: bool,
+    },
+}
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateFile {
+    /// Schema version.
+    pub version: u32,
+    /// `/etc/machine-id` of the machine that wrote it.
+    pub machine_id: String,
+    /// The record.
+    #[serde(flatten)]
+    pub record: Record,
+}
+
+/// What was found on disk.
+#[derive(Debug)]
+pub enum Loaded {
+    /// No state file: not activated from this host.
+    Absent,
+    /// Written on another machine (image cloned after activation): not trusted.
+    Foreign {
+        /// Its machine id.
+        theirs: String,
+        /// Ours.
+        ours: String,
+    },
+    /// Ours.
+    Mine(StateFile),
+}
+
+/// A state-file failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Reading or writing failed.
+    #[error("failed to {op} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file exists but is not a state file this version understands.
+    #[error("{} is not a valid state file: {detail}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Parser's words.
+        detail: String,
+    },
+    /// No machine id could be read.
+    #[error("cannot read this machine's id from {}: {detail}", MACHINE_ID_PATHS.join(" or "))]
+    MachineId {
+        /// Why.
+        detail: String,
+    },
+}
+
+impl StateError {
+    /// Stable label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StateError::Io { .. } => "state_io",
+            StateError::Corrupt { .. } => "state_corrupt",
+            StateError::MachineId { .. } => "machine_id",
+        }
+    }
+
+    /// What the operator should do.
+    pub fn hint(&self) -> String {
+        match self {
+            StateError::Io { .. } => "check state.dir exists and is writable by the daemon's user".into(),
+            StateError::Corrupt { path, .. } => format!(
+                "refusing to guess (activating again could orphan an agent): if the agent ARN is \
+                 known, put it in agent.arn; otherwise move {} aside",
+                path.display()
+            ),
+            StateError::MachineId { .. } => "run systemd-machine-id-setup (every systemd host has one)".into(),
+        }
+    }
+}
+
+/// Reads this machine's id.
+pub fn machine_id() -> Result<String, StateError> {
+    let mut last = String::new();
+    for p in MACHINE_ID_PATHS {
+        match fs::read_to_string(p) {
+            Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_string()),
+            Ok(_) => last = format!("{p} is empty"),
+            Err(e) => last = format!("{p}: {e}"),
+        }
+    }
+    Err(StateError::MachineId { detail: last })
+}
+
+/// Now, as RFC 3339 (UTC, seconds).
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// The state directory and this machine's identity.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    dir: PathBuf,
+    machine_id: String,
+}
+
+impl StateStore {
+    /// A store in `dir` for the machine `machine_id`.
+    pub fn new(dir: impl Into<PathBuf>, machine_id: String) -> Self {
+        Self { dir: dir.into(), machine_id }
+    }
+
+    /// `<dir>/state.json`.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    /// This machine's id.
+    pub fn machine_id(&self) -> &str {
+        &self.machine_id
+    }
+
+    /// Reads the state file.
+    pub fn load(&self) -> Result<Loaded, StateError> {
+        let path = self.path();
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Loaded::Absent),
+            Err(source) => return Err(StateError::Io { op: "read", path, source }),
+        };
+        let file: StateFile = serde_json::from_str(&text)
+            .map_err(|e| StateError::Corrupt { path: path.clone(), detail: e.to_string() })?;
+        if file.version != STATE_VERSION {
+            return Err(StateError::Corrupt { path, detail: format!("schema version {} (this build reads {STATE_VERSION})", file.version) });
+        }
+        if file.machine_id != self.machine_id {
+            return Ok(Loaded::Foreign { theirs: file.machine_id, ours: self.machine_id.clone() });
+        }
+        Ok(Loaded::Mine(file))
+    }
+
+    /// Atomically replaces the state file with `record`.
+    pub fn save(&self, record: &Record) -> Result<(), StateError> {
+        let file = StateFile { version: STATE_VERSION, machine_id: self.machine_id.clone(), record: record.clone() };
+        let mut json = serde_json::to_vec_pretty(&file).expect("state serializes");
+        json.push(b'\n');
+        self.ensure_dir()?;
+        let path = self.path();
+        let io = |op, source| StateError::Io { op, path: path.clone(), source };
+        // NamedTempFile is created 0600 in the same directory, so the rename is atomic.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".state.json.")
+            .tempfile_in(&self.dir)
+            .map_err(|e| io("create a temporary file beside", e))?;
+        tmp.write_all(&json).map_err(|e| io("write", e))?;
+        tmp.as_file().sync_all().map_err(|e| io("fsync", e))?;
+        tmp.persist(&path).map_err(|e| io("rename into", e.error))?;
+        fsync_dir(&self.dir)
+    }
+
+    fn ensure_dir(&self) -> Result<(), StateError> {
+        let io = |op, source| StateError::Io { op, path: self.dir.clone(), source };
+        match fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir) {
+            Ok(()) => {}
+            Err(e) => return Err(io("create directory", e)),
+        }
+        let meta = fs::metadata(&self.dir).map_err(|e| io("inspect", e))?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            log::warn!("state directory {} was readable by others; setting mode 0700", self.dir.display());
+            fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).map_err(|e| io("chmod", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Makes a rename durable: the directory entry itself must reach the disk.
+fn fsync_dir(dir: &Path) -> Result<(), StateError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| StateError::Io { op: "fsync directory", path: dir.to_path_buf(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn activating() -> Record {
+        Record::Activating {
+            activation_token: "t1".into(),
+            agent_name: "a".into(),
+            region: "us-east-1".into(),
+            started_at: now_rfc3339(),
+        }
+    }
+
+    #[test]
+    fn save_then_load_round_trips_with_private_modes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        let store = StateStore::new(&dir, "m1".into());
+        assert!(matches!(store.load().unwrap(), Loaded::Absent));
+        store.save(&activating()).unwrap();
+        let Loaded::Mine(f) = store.load().unwrap() else { panic!() };
+        assert_eq!(f.record, activating_with(&f));
+        assert_eq!(fs::metadata(store.path()).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        // No temporary files are left behind.
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    fn activating_with(f: &StateFile) -> Record {
+        let Record::Activating { started_at, .. } = &f.record else { panic!() };
+        Record::Activating {
+            activation_token: "t1".into(),
+            agent_name: "a".into(),
+            region: "us-east-1".into(),
+            started_at: started_at.clone(),
+        }
+    }
+
+    #[test]
+    fn another_machines_state_is_foreign() {
+        let tmp = tempfile::tempdir().unwrap();
+        StateStore::new(tmp.path(), "golden".into()).save(&activating()).unwrap();
+        match StateStore::new(tmp.path(), "clone".into()).load().unwrap() {
+            Loaded::Foreign { theirs, ours } => assert_eq!((theirs.as_str(), ours.as_str()), ("golden", "clone")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn corrupt_state_is_an_error_naming_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = StateStore::new(tmp.path(), "m".into());
+        fs::write(store.path(), "{\"version\":1,").unwrap();
+        let e = store.load().unwrap_err();
+        assert_eq!(e.kind(), "state_corrupt");
+        assert!(e.to_string().contains("state.json is not a valid state file"), "{e}");
+    }
+}
