@@ -1,12 +1,23 @@
 //! datasync-warden: activates an AWS DataSync agent through a private VPC endpoint, then keeps
 //! watch over it. `main.rs` only parses the command line; everything else lives here so that
 //! integration tests can drive it.
+//!
+//! Modules, by concern: [`config`] (TOML fragments → validated settings), [`ids`] (AWS
+//! identifiers), [`probe`] (TCP port checks), [`activation_key`] (the agent's HTTP endpoint),
+//! [`aws`] (SDK configuration), [`control_plane`] (DataSync API), [`state`] (the persisted
+//! activation), [`activate`] (the whole activation), [`report`] (check output), [`cli`],
+//! [`app`] (subcommands and exit codes), [`logging`].
 #![deny(missing_docs)]
 
-pub mod config;
-pub mod ids;
+pub mod activate;
 pub mod activation_key;
-pub mod probe;
+pub mod app;
 pub mod aws;
+pub mod cli;
+pub mod config;
 pub mod control_plane;
+pub mod ids;
+pub mod logging;
+pub mod probe;
+pub mod report;
 pub mod state;

@@ -1,1 +1,30 @@
-fn main() {}
+//! `datasync-warden`: parse the command line, set up logging, run, report the error once.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use datasync_warden::{app, cli::Cli, logging};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return ExitCode::from(app::EXIT_FAILED);
+        }
+    };
+    match runtime.block_on(app::run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            let (code, kind, hint) = app::describe_failure(&err);
+            eprintln!("error: {err:#}");
+            if let Some(hint) = hint {
+                eprintln!("hint: {}", hint.replace('\n', "\n      "));
+            }
+            log::debug!("error kind: {kind}");
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Activation, end to end: state → port checks → key → CreateAgent → state → DescribeAgent.
+//!
+//! Never twice, never lost: before CreateAgent an `activating` record with a random token is
+//! persisted, and the token travels as a tag. A run that finds such a record looks for the
+//! agent carrying the token and adopts it instead of activating again.
+
+use crate::activation_key::{KeyClient, KeyError, KeyRequest};
+use crate::config::{ActivationTarget, ConfigError, Settings, TOKEN_TAG_KEY};
+use crate::control_plane::{AgentInfo, AwsError, ControlPlane};
+use crate::ids::AgentArn;
+use crate::probe::{self, Probe};
+use crate::state::{self, Loaded, Record, StateError, StateFile, StateStore};
+
+/// How activation ended.
+#[derive(Debug)]
+pub enum Activation {
+    /// The state file (or `agent.arn`) already named an agent; nothing was activated.
+    AlreadyActivated {
+        /// The agent.
+        arn: AgentArn,
+        /// DescribeAgent's answer, if it succeeded.
+        info: Option<AgentInfo>,
+    },
+    /// An interrupted earlier run had activated the agent; it was found by its token.
+    Adopted {
+        /// The agent.
+        arn: AgentArn,
+    },
+    /// This run activated the agent.
+    Created {
+        /// The agent.
+        arn: AgentArn,
+        /// DescribeAgent's answer, if it succeeded.
+        info: Option<AgentInfo>,
+    },
+}
+
+impl Activation {
+    /// The agent's ARN.
+    pub fn arn(&self) -> &AgentArn {
+        match self {
+            Activation::AlreadyActivated { arn, .. } | Activation::Adopted { arn } | Activation::Created { arn, .. } => arn,
+        }
+    }
+}
+
+/// Why activation did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum ActivationError {
+    /// Configuration is incomplete for activation.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A required port check failed.
+    #[error("{} required port check(s) failed: {}", failed.len(), summary(failed))]
+    Checks {
+        /// The failed probes.
+        failed: Vec<Probe>,
+        /// An `activating` record exists: an earlier run may have activated the agent.
+        interrupted: bool,
+    },
+    /// No key.
+    #[error("failed to fetch the activation key: {0}")]
+    Key(#[from] KeyError),
+    /// An AWS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The state file could not be read or written.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+fn summary(failed: &[Probe]) -> String {
+    failed.iter().map(|p| format!("{}:{} {:?}", p.target.host, p.target.port, p.outcome).to_lowercase()).collect::<Vec<_>>().join(", ")
+}
+
+impl ActivationError {
+    /// Stable label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ActivationError::Config(e) => e.kind(),
+            ActivationError::Checks { .. } => "port_check",
+            ActivationError::Key(e) => e.kind(),
+            ActivationError::Aws(e) => e.kind(),
+            ActivationError::State(e) => e.kind(),
+        }
+    }
+
+    /// What the operator should do.
+    pub fn hint(&self) -> String {
+        match self {
+            ActivationError::Config(_) => "fix the configuration key named above".into(),
+            ActivationError::Checks { failed, interrupted } => {
+                let mut h = failed.iter().map(|p| p.hint.clone()).collect::<Vec<_>>();
+                h.dedup();
+                if *interrupted {
+                    h.push("an earlier run was interrupted while activating: the agent may already be activated \
+                            (its port closes) and will be adopted as soon as ListAgents lists it; run again shortly"
+                        .into());
+                }
+                h.join("\n")
+            }
+            ActivationError::Key(e) => e.hint(),
+            ActivationError::Aws(e) => e.hint(),
+            ActivationError::State(e) => e.hint(),
+        }
+    }
+}
+
+/// Runs activation against injected peers.
+#[derive(Debug)]
+pub struct Activator {
+    settings: Settings,
+    store: StateStore,
+    keys: KeyClient,
+    api: ControlPlane,
+}
+
+impl Activator {
+    /// An activator for `settings`, persisting to `store`, calling DataSync through `api`.
+    pub fn new(settings: Settings, store: StateStore, api: ControlPlane) -> Self {
+        let keys = KeyClient::new(settings.activation.request_timeout);
+        Self { settings, store, keys, api }
+    }
+
+    /// Activates once; idempotent across runs and crashes.
+    pub async fn activate(&self) -> Result<Activation, ActivationError> {
+        if let Some(arn) = &self.settings.agent.arn {
+            log::info!("agent.arn is set: monitoring {arn}, activated elsewhere");
+            let info = self.api.describe_agent(arn).await?;
+            return Ok(Activation::AlreadyActivated { arn: arn.clone(), info: Some(info) });
+        }
+        let target = self.settings.activation_target()?;
+        let (token, interrupted) = match self.load().await? {
+            Loaded::Mine(StateFile { record: Record::Activated { agent_arn, .. }, .. }) => {
+                return self.confirm(agent_arn).await;
+            }
+            Loaded::Mine(StateFile { record: Record::Activating { activation_token, .. }, .. }) => {
+                if let Some(arn) = self.adopt(&target, &activation_token).await? {
+                    return Ok(Activation::Adopted { arn });
+                }
+                (activation_token, true)
+            }
+            Loaded::Foreign { theirs, ours } => {
+                log::warn!(
+                    "state file {} was written on machine {theirs}, this is {ours} (an image cloned after \
+                     activation?): not trusted; treating this host as not yet activated",
+                    self.store.path().display()
+                );
+                (new_token(), false)
+            }
+            Loaded::Absent => (new_token(), false),
+        };
+        self.preflight(interrupted).await?;
+        self.save(Record::Activating {
+            activation_token: token.clone(),
+            agent_name: target.agent_name.to_string(),
+            region: target.region.to_string(),
+            started_at: state::now_rfc3339(),
+        })
+        .await?;
+        let req = KeyRequest {
+            agent: target.agent_address.clone(),
+            port: target.agent_port,
+            region: target.region.clone(),
+            endpoint_ip: target.endpoint_ip,
+        };
+        let key = self.keys.fetch(&req, self.settings.activation.deadline).await?;
+        log::info!("got activation key {key}; calling CreateAgent in {}", target.region);
+        let tags = &self.settings.activation.tags;
+        let arn = match self.api.create_agent(&target, &key, tags, (TOKEN_TAG_KEY, &token)).await {
+            Ok(arn) => arn,
+            // A lost answer or an SDK retry after a created agent: look before reporting.
+            Err(e) if may_have_created(&e) => match self.api.find_tagged(target.agent_name.as_str(), TOKEN_TAG_KEY, &token).await {
+                Ok(Some(arn)) => {
+                    log::warn!("CreateAgent reported {e}, but the agent carrying our token exists: {arn}");
+                    arn
+                }
+                _ => return Err(e.into()),
+            },
+            Err(e) => return Err(e.into()),
+        };
+        self.record_activated(&target, &arn, &token, false).await?;
+        let info = self.describe_quietly(&arn).await;
+        Ok(Activation::Created { arn, info })
+    }
+
+    /// Runs the port checks; required failures stop activation.
+    async fn preflight(&self, interrupted: bool) -> Result<(), ActivationError> {
+        let probes = probe::probe_all(probe::targets(&self.settings), self.settings.checks.timeout).await;
+        let failed: Vec<Probe> = probes.into_iter().filter(Probe::failed_required).collect();
+        if failed.is_empty() { Ok(()) } else { Err(ActivationError::Checks { failed, interrupted }) }
+    }
+
+    async fn adopt(&self, target: &ActivationTarget, token: &str) -> Result<Option<AgentArn>, ActivationError> {
+        log::info!("an earlier run was interrupted while activating; looking for the agent tagged with its token");
+        let Some(arn) = self.api.find_tagged(target.agent_name.as_str(), TOKEN_TAG_KEY, token).await? else {
+            log::info!("no agent carries the token: activating");
+            return Ok(None);
+        };
+        log::warn!("adopting {arn}, activated by the interrupted run");
+        self.record_activated(target, &arn, token, true).await?;
+        Ok(Some(arn))
+    }
+
+    async fn confirm(&self, arn: AgentArn) -> Result<Activation, ActivationError> {
+        log::info!("already activated: {arn} (from {})", self.store.path().display());
+        match self.api.describe_agent(&arn).await {
+            Ok(info) => Ok(Activation::AlreadyActivated { arn, info: Some(info) }),
+            Err(e @ AwsError::NotFound { .. }) => Err(e.into()),
+            Err(e) => {
+                log::warn!("DescribeAgent failed [{}]: {e}; the state file still names {arn}", e.kind());
+                Ok(Activation::AlreadyActivated { arn, info: None })
+            }
+        }
+    }
+
+    async fn describe_quietly(&self, arn: &AgentArn) -> Option<AgentInfo> {
+        match self.api.describe_agent(arn).await {
+            Ok(info) => {
+                log::info!("DescribeAgent: {arn} is {}", info.status);
+                Some(info)
+            }
+            Err(e) => {
+                log::warn!("activated, but DescribeAgent failed [{}]: {e}", e.kind());
+                None
+            }
+        }
+    }
+
+    async fn record_activated(&self, t: &ActivationTarget, arn: &AgentArn, token: &str, adopted: bool) -> Result<(), ActivationError> {
+        self.save(Record::Activated {
+            agent_arn: arn.clone(),
+            agent_name: t.agent_name.to_string(),
+            region: t.region.to_string(),
+            vpc_endpoint_id: t.vpc_endpoint_id.to_string(),
+            endpoint_ip: t.endpoint_ip.to_string(),
+            subnet_arn: t.subnet_arn.to_string(),
+            security_group_arn: t.security_group_arn.to_string(),
+            activated_at: state::now_rfc3339(),
+            activation_token: token.to_string(),
+            adopted,
+        })
+        .await
+    }
+
+    async fn load(&self) -> Result<Loaded, ActivationError> {
+        let store = self.store.clone();
+        Ok(tokio::task::spawn_blocking(move || store.load()).await.expect("state load does not panic")?)
+    }
+
+    async fn save(&self, record: Record) -> Result<(), ActivationError> {
+        let store = self.store.clone();
+        Ok(tokio::task::spawn_blocking(move || store.save(&record)).await.expect("state save does not panic")?)
+    }
+}
+
+/// Failures after which the agent may exist anyway (the answer, not the request, was lost).
+fn may_have_created(e: &AwsError) -> bool {
+    matches!(e, AwsError::Unreachable { .. } | AwsError::Internal { .. } | AwsError::Other { .. } | AwsError::InvalidRequest { .. })
+}
+
+/// 128 random bits, hex: unique per activation attempt.
+pub fn new_token() -> String {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).expect("the OS random source is available");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+

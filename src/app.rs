@@ -1,0 +1,107 @@
+//! The application edge: one function per subcommand, and the mapping of failures to exit
+//! codes and hints.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::activate::{Activation, ActivationError, Activator};
+use crate::activation_key::{KeyClient, KeyError, KeyRequest};
+use crate::cli::{Cli, Command, Format};
+use crate::config::{self, ConfigError, Settings};
+use crate::control_plane::{AwsError, ControlPlane};
+use crate::state::{self, StateError, StateStore};
+use crate::{aws, probe, report};
+
+/// Exit status: a check or an operation failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status: bad usage or invalid configuration.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Runs one subcommand; the error, if any, is for [`describe_failure`].
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let settings = config::load(&cli.config)?;
+    match cli.command {
+        Command::Check { format } => check(&settings, format).await,
+        Command::FetchKey => fetch_key(&settings).await,
+        Command::Activate => activate(settings).await,
+        Command::Run | Command::Status { .. } => Err(NotYet.into()),
+    }
+}
+
+/// `run` and `status` arrive with the daemon.
+#[derive(Debug, thiserror::Error)]
+#[error("this subcommand is not available yet in this build")]
+pub struct NotYet;
+
+async fn check(settings: &Settings, format: Format) -> Result<ExitCode> {
+    let probes = probe::probe_all(probe::targets(settings), settings.checks.timeout).await;
+    match format {
+        Format::Text => print!("{}", report::checks_text(&probes)),
+        Format::Json => println!("{}", report::checks_json(&probes)),
+    }
+    Ok(if report::all_ok(&probes) { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILED) })
+}
+
+async fn fetch_key(settings: &Settings) -> Result<ExitCode> {
+    let target = settings.activation_target()?;
+    let req = KeyRequest {
+        agent: target.agent_address,
+        port: target.agent_port,
+        region: target.region,
+        endpoint_ip: target.endpoint_ip,
+    };
+    let key = KeyClient::new(settings.activation.request_timeout)
+        .fetch(&req, settings.activation.deadline)
+        .await
+        .context("failed to fetch the activation key")?;
+    log::info!("activation key {key} obtained; it expires 30 minutes after issue");
+    println!("{}", key.expose());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn activate(settings: Settings) -> Result<ExitCode> {
+    let store = StateStore::new(&settings.state.dir, state::machine_id()?);
+    let sdk = aws::sdk_config(&settings.endpoint.region, &settings.aws).await;
+    let activator = Activator::new(settings, store, ControlPlane::new(&sdk));
+    let outcome = activator.activate().await.context("failed to activate the agent")?;
+    match &outcome {
+        Activation::AlreadyActivated { arn, info } => {
+            let status = info.as_ref().map_or("status unknown", |i| i.status.as_str());
+            log::info!("{arn} was already activated ({status}); nothing to do");
+        }
+        Activation::Adopted { arn } => log::info!("adopted {arn}, activated by an interrupted run"),
+        Activation::Created { arn, info } => {
+            let status = info.as_ref().map_or("status unknown", |i| i.status.as_str());
+            log::info!("activated {arn} ({status})");
+        }
+    }
+    println!("{}", outcome.arn());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The exit code, error kind and hint for a failure, from the first typed error in its chain.
+pub fn describe_failure(err: &anyhow::Error) -> (u8, &'static str, Option<String>) {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<ConfigError>() {
+            return (EXIT_USAGE, e.kind(), None);
+        }
+        if let Some(e) = cause.downcast_ref::<ActivationError>() {
+            let code = if matches!(e, ActivationError::Config(_)) { EXIT_USAGE } else { EXIT_FAILED };
+            return (code, e.kind(), Some(e.hint()));
+        }
+        if let Some(e) = cause.downcast_ref::<KeyError>() {
+            return (EXIT_FAILED, e.kind(), Some(e.hint()));
+        }
+        if let Some(e) = cause.downcast_ref::<AwsError>() {
+            return (EXIT_FAILED, e.kind(), Some(e.hint()));
+        }
+        if let Some(e) = cause.downcast_ref::<StateError>() {
+            return (EXIT_FAILED, e.kind(), Some(e.hint()));
+        }
+        if cause.downcast_ref::<NotYet>().is_some() {
+            return (EXIT_USAGE, "not_available", None);
+        }
+    }
+    (EXIT_FAILED, "other", None)
+}

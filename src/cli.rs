@@ -1,0 +1,54 @@
+//! The command line (the interface contract of DESIGN.md §4).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::DEFAULT_CONFIG_PATH;
+
+/// Activates an AWS DataSync agent through a private VPC endpoint, then keeps watch over it.
+#[derive(Debug, Parser)]
+#[command(name = "datasync-warden", version, about, long_about = None)]
+pub struct Cli {
+    /// Main configuration file; `config.d/*.toml` beside it are applied after it, in order.
+    #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    /// More log output (-v debug, -vv trace). DATASYNC_WARDEN_LOG=level also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: activate once, then monitor the agent.
+    Run,
+    /// Check the prerequisites (ports now; AWS side in a later release) and report.
+    Check {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Fetch an activation key from the agent and print it on stdout.
+    FetchKey,
+    /// Activate the agent (idempotent) and print its ARN.
+    Activate,
+    /// Show the agent's state.
+    Status {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For pipelines (stable schema, see the README).
+    Json,
+}
