@@ -168,7 +168,7 @@ fn hint(t: &Target, outcome: Outcome, timeout: Duration) -> String {
         Outcome::Open => String::new(),
         Outcome::Refused if t.check == "agent.activation_port" => format!(
             "refused: nothing accepts TCP {port} on {host}; the agent VM is up but not serving \
-             activation (agents close port {port} once activated: check DataSync for an agent)"
+             activation (an agent closes its activation port once activated: look for it in DataSync)"
         ),
         Outcome::Refused => {
             format!("refused: {host} or a firewall rejects TCP {port}; {need}")

@@ -92,7 +92,7 @@ pub enum Loaded {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// Reading or writing failed.
-    #[error("failed to {op} {}: {source}", path.display())]
+    #[error("failed to {op} {}", path.display())]
     Io {
         /// What was being done.
         op: &'static str,

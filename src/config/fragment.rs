@@ -218,16 +218,35 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
+/// The dotted key set on the line holding `offset` (`table.key`), for type errors that the
+/// TOML parser reports with a position only.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let key = line.split_once('=')?.0.trim();
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
 /// Parses one fragment; errors carry the file, line and column.
 pub fn parse(path: &Path, text: &str) -> Result<Fragment, ConfigError> {
     toml::from_str(text).map_err(|e| {
-        let (line, column) = e.span().map_or((0, 0), |s| line_column(text, s.start));
-        ConfigError::Parse {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: e.message().trim().to_string(),
+        let start = e.span().map_or(0, |s| s.start);
+        let (line, column) = e.span().map_or((0, 0), |_| line_column(text, start));
+        let mut message = e.message().trim().replace("expected i64", "expected an integer");
+        if let Some(key) = e.span().and_then(|_| key_at(text, start)) {
+            message = format!("{key}: {message}");
         }
+        ConfigError::Parse { path: path.to_path_buf(), line, column, message }
     })
 }
 
@@ -303,6 +322,15 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.starts_with("/x.toml:2:1:"), "{msg}");
         assert!(msg.contains("unknown field `adress`"), "{msg}");
+    }
+
+    #[test]
+    fn type_errors_name_the_dotted_key() {
+        let err = parse(Path::new("/x.toml"), "[agent]\nname = \"a\"\nactivation_port = \"80\"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/x.toml:3:19: agent.activation_port: invalid type: string \"80\", expected an integer"
+        );
     }
 
     #[test]

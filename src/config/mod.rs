@@ -23,7 +23,7 @@ pub const FRAGMENT_DIR: &str = "config.d";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A file could not be read.
-    #[error("failed to read {}: {source}", path.display())]
+    #[error("failed to read {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -43,13 +43,13 @@ pub enum ConfigError {
         message: String,
     },
     /// A value has the right type but is not acceptable.
-    #[error("{origin}: {key} = {value:?}: {problem}")]
+    #[error("{origin}: {key} = {value}: {problem}")]
     Invalid {
         /// Where it was set.
         origin: Origin,
         /// Dotted key, e.g. `endpoint.vpc_endpoint_id`.
         key: &'static str,
-        /// The value as written.
+        /// The value as written (TOML syntax).
         value: String,
         /// What is wrong and what would be valid.
         problem: String,

@@ -165,7 +165,7 @@ fn opt<T>(
     key: &'static str,
     f: impl Fn(&str) -> Result<T, String>,
 ) -> Result<Option<T>, ConfigError> {
-    src.map(|s| f(&s.value).map_err(|p| invalid(&s, key, s.value.clone(), p))).transpose()
+    src.map(|s| f(&s.value).map_err(|p| invalid(&s, key, format!("{:?}", s.value), p))).transpose()
 }
 
 fn duration(
@@ -208,7 +208,7 @@ fn exactly_one<T>(
             ));
         }
     };
-    parse(&one).map(Some).map_err(|p| invalid(&s, key, one, p))
+    parse(&one).map(Some).map_err(|p| invalid(&s, key, format!("{one:?}"), p))
 }
 
 fn host(v: &str) -> Result<String, String> {
@@ -282,9 +282,9 @@ impl Settings {
                             Ok(key)
                         }
                     })
-                    .map_err(|p| invalid(v, "activation.tags", k.clone(), p))?;
+                    .map_err(|p| invalid(v, "activation.tags", format!("{{ {k:?} = ... }}"), p))?;
                 let value = TagValue::parse(&v.value)
-                    .map_err(|p| invalid(v, "activation.tags", v.value.clone(), p))?;
+                    .map_err(|p| invalid(v, "activation.tags", format!("{{ {k:?} = {:?} }}", v.value), p))?;
                 Ok((key, value))
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
