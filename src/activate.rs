@@ -4,7 +4,7 @@
 //! persisted, and the token travels as a tag. A run that finds such a record looks for the
 //! agent carrying the token and adopts it instead of activating again.
 
-use crate::activation_key::{KeyClient, KeyError, KeyRequest};
+use crate::activation_key::{ActivationKey, KeyClient, KeyError, KeyRequest};
 use crate::config::{ActivationTarget, ConfigError, Settings, TOKEN_TAG_KEY};
 use crate::control_plane::{AgentInfo, AwsError, ControlPlane};
 use crate::ids::AgentArn;
@@ -122,8 +122,9 @@ impl Activator {
         Self { settings, store, keys, api }
     }
 
-    /// Activates once; idempotent across runs and crashes.
-    pub async fn activate(&self) -> Result<Activation, ActivationError> {
+    /// Activates once; idempotent across runs and crashes. With `supplied`, a key obtained
+    /// elsewhere (the agent's local console) is used and the agent is not contacted.
+    pub async fn activate(&self, supplied: Option<ActivationKey>) -> Result<Activation, ActivationError> {
         if let Some(arn) = &self.settings.agent.arn {
             log::info!("agent.arn is set: monitoring {arn}, activated elsewhere");
             let info = self.api.describe_agent(arn).await?;
@@ -150,7 +151,9 @@ impl Activator {
             }
             Loaded::Absent => (new_token(), false),
         };
-        self.preflight(interrupted).await?;
+        if supplied.is_none() {
+            self.preflight(interrupted).await?;
+        }
         self.save(Record::Activating {
             activation_token: token.clone(),
             agent_name: target.agent_name.to_string(),
@@ -164,7 +167,10 @@ impl Activator {
             region: target.region.clone(),
             endpoint_ip: target.endpoint_ip,
         };
-        let key = self.keys.fetch(&req, self.settings.activation.deadline).await?;
+        let key = match supplied {
+            Some(key) => key,
+            None => self.keys.fetch(&req, self.settings.activation.deadline).await?,
+        };
         log::info!("got activation key {key}; calling CreateAgent in {}", target.region);
         let tags = &self.settings.activation.tags;
         let arn = match self.api.create_agent(&target, &key, tags, (TOKEN_TAG_KEY, &token)).await {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::activate::{Activation, ActivationError, Activator};
-use crate::activation_key::{KeyClient, KeyError, KeyRequest};
+use crate::activation_key::{ActivationKey, KeyClient, KeyError, KeyRequest};
 use crate::cli::{Cli, Command, Format};
 use crate::config::{self, ConfigError, Settings};
 use crate::control_plane::{AwsError, ControlPlane};
@@ -24,10 +24,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check { format } => check(&settings, format).await,
         Command::FetchKey => fetch_key(&settings).await,
-        Command::Activate => activate(settings).await,
+        Command::Activate { activation_key } => activate(settings, activation_key).await,
         Command::Run | Command::Status { .. } => Err(NotYet.into()),
     }
 }
+
+/// `--activation-key` does not look like a key.
+#[derive(Debug, thiserror::Error)]
+#[error("--activation-key: expected five groups of five upper-case letters or digits, e.g. ABCDE-12345-FGHIJ-67890-KLMNO")]
+pub struct BadKey;
 
 /// `run` and `status` arrive with the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -60,11 +65,12 @@ async fn fetch_key(settings: &Settings) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn activate(settings: Settings) -> Result<ExitCode> {
+async fn activate(settings: Settings, key: Option<String>) -> Result<ExitCode> {
+    let supplied = key.map(|k| ActivationKey::parse(k.trim()).ok_or(BadKey)).transpose()?;
     let store = StateStore::new(&settings.state.dir, state::machine_id()?);
     let sdk = aws::sdk_config(&settings.endpoint.region, &settings.aws).await;
     let activator = Activator::new(settings, store, ControlPlane::new(&sdk));
-    let outcome = activator.activate().await.context("failed to activate the agent")?;
+    let outcome = activator.activate(supplied).await.context("failed to activate the agent")?;
     match &outcome {
         Activation::AlreadyActivated { arn, info } => {
             let status = info.as_ref().map_or("status unknown", |i| i.status.as_str());
@@ -98,6 +104,9 @@ pub fn describe_failure(err: &anyhow::Error) -> (u8, &'static str, Option<String
         }
         if let Some(e) = cause.downcast_ref::<StateError>() {
             return (EXIT_FAILED, e.kind(), Some(e.hint()));
+        }
+        if cause.downcast_ref::<BadKey>().is_some() {
+            return (EXIT_USAGE, "bad_key", None);
         }
         if cause.downcast_ref::<NotYet>().is_some() {
             return (EXIT_USAGE, "not_available", None);

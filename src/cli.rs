@@ -35,7 +35,11 @@ pub enum Command {
     /// Fetch an activation key from the agent and print it on stdout.
     FetchKey,
     /// Activate the agent (idempotent) and print its ARN.
-    Activate,
+    Activate {
+        /// Use this key (e.g. from the agent's local console) instead of fetching one.
+        #[arg(long, value_name = "KEY")]
+        activation_key: Option<String>,
+    },
     /// Show the agent's state.
     Status {
         /// Output format.

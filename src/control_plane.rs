@@ -187,7 +187,7 @@ where
         "InvalidRequestException" if message.contains("VPC endpoint") && message.contains("is not valid") => {
             AwsError::VpcEndpointInvalid { message }
         }
-        "InvalidRequestException" if lower.contains("not found") || lower.contains("does not exist") => {
+        "InvalidRequestException" if ["not found", "does not exist", "unable to find"].iter().any(|p| lower.contains(p)) => {
             AwsError::NotFound { op, message }
         }
         "InvalidRequestException" => AwsError::InvalidRequest { op, message },

@@ -1,0 +1,151 @@
+//! Test harness: the simulator in-process on loopback port 0, and the real binary as a
+//! subprocess with a private configuration, state directory and AWS environment.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use datasync_sim::{SimConfig, Simulator};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_datasync-warden");
+pub const VPCE: &str = "vpce-0123456789abcdef0";
+pub const ENDPOINT_IP: &str = "172.16.1.10";
+pub const SUBNET: &str = "arn:aws:ec2:us-east-1:111122223333:subnet/subnet-0123456789abcdef0";
+pub const SG: &str = "arn:aws:ec2:us-east-1:111122223333:security-group/sg-0123456789abcdef0";
+/// Bound on any single run of the binary, so a hang fails the test instead of CI.
+pub const RUN_LIMIT: Duration = Duration::from_secs(90);
+
+pub struct Harness {
+    pub sim: Simulator,
+    pub dir: tempfile::TempDir,
+}
+
+impl Harness {
+    pub async fn new() -> Harness {
+        Self::with_fragment("").await
+    }
+
+    /// A harness whose configuration gets `extra` as `config.d/50-test.toml`.
+    pub async fn with_fragment(extra: &str) -> Harness {
+        let sim = Simulator::start(SimConfig::default()).await.expect("simulator starts");
+        let dir = tempfile::tempdir().unwrap();
+        let h = Harness { sim, dir };
+        let config = format!(
+            r#"[agent]
+address = "127.0.0.1"
+name = "test-agent"
+activation_port = {port}
+[endpoint]
+region = "us-east-1"
+vpc_endpoint_id = "{VPCE}"
+ip = "{ENDPOINT_IP}"
+subnet_arn = "{SUBNET}"
+security_group_arn = "{SG}"
+[aws]
+endpoint_url = "{api}"
+[activation]
+deadline = "20s"
+request_timeout = "2s"
+[activation.tags]
+Team = "storage"
+[checks]
+timeout = "1s"
+[state]
+dir = "{state}"
+"#,
+            port = h.sim.agent_addr().port(),
+            api = h.sim.api_url(),
+            state = h.state_dir().display(),
+        );
+        std::fs::write(h.config(), config).unwrap();
+        std::fs::create_dir(h.dir.path().join("config.d")).unwrap();
+        h.fragment(extra);
+        h
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn state_file(&self) -> PathBuf {
+        self.state_dir().join("state.json")
+    }
+
+    pub fn state(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.state_file()).unwrap()).unwrap()
+    }
+
+    /// Replaces `config.d/50-test.toml`.
+    pub fn fragment(&self, toml: &str) {
+        std::fs::write(self.dir.path().join("config.d/50-test.toml"), toml).unwrap();
+    }
+
+    /// The binary with this harness's configuration and a sealed-off AWS environment.
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new(BIN);
+        c.args(args)
+            .arg("--config")
+            .arg(self.config())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("no-aws-credentials"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        c
+    }
+
+    /// Runs the binary to completion.
+    pub async fn run(&self, args: &[&str]) -> Run {
+        let child = self.command(args).spawn().expect("binary starts");
+        let out = tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
+            .await
+            .expect("the binary finishes in time")
+            .unwrap();
+        Run::from(out)
+    }
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+
+    pub fn assert_failed_with(&self, code: i32, needles: &[&str]) -> &Self {
+        assert_eq!(self.code, code, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
+        for n in needles {
+            assert!(self.stderr.contains(n), "missing {n:?} in stderr:\n{}", self.stderr);
+        }
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        self
+    }
+}
