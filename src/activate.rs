@@ -9,7 +9,7 @@ use crate::config::{ActivationTarget, ConfigError, Settings, TOKEN_TAG_KEY};
 use crate::control_plane::{AgentInfo, AwsError, ControlPlane};
 use crate::ids::AgentArn;
 use crate::probe::{self, Probe};
-use crate::state::{self, Loaded, Record, StateError, StateFile, StateStore};
+use crate::state::{self, Loaded, Record, StateError, StateStore};
 
 /// How activation ended.
 #[derive(Debug)]
@@ -39,7 +39,9 @@ impl Activation {
     /// The agent's ARN.
     pub fn arn(&self) -> &AgentArn {
         match self {
-            Activation::AlreadyActivated { arn, .. } | Activation::Adopted { arn } | Activation::Created { arn, .. } => arn,
+            Activation::AlreadyActivated { arn, .. }
+            | Activation::Adopted { arn }
+            | Activation::Created { arn, .. } => arn,
         }
     }
 }
@@ -70,7 +72,11 @@ pub enum ActivationError {
 }
 
 fn summary(failed: &[Probe]) -> String {
-    failed.iter().map(|p| format!("{}:{} {:?}", p.target.host, p.target.port, p.outcome).to_lowercase()).collect::<Vec<_>>().join(", ")
+    failed
+        .iter()
+        .map(|p| format!("{}:{} {:?}", p.target.host, p.target.port, p.outcome).to_lowercase())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl ActivationError {
@@ -89,7 +95,10 @@ impl ActivationError {
     pub fn hint(&self) -> String {
         match self {
             ActivationError::Config(_) => "fix the configuration key named above".into(),
-            ActivationError::Checks { failed, interrupted } => {
+            ActivationError::Checks {
+                failed,
+                interrupted,
+            } => {
                 let mut h = failed.iter().map(|p| p.hint.clone()).collect::<Vec<_>>();
                 h.dedup();
                 if *interrupted {
@@ -119,28 +128,41 @@ impl Activator {
     /// An activator for `settings`, persisting to `store`, calling DataSync through `api`.
     pub fn new(settings: Settings, store: StateStore, api: ControlPlane) -> Self {
         let keys = KeyClient::new(settings.activation.request_timeout);
-        Self { settings, store, keys, api }
+        Self {
+            settings,
+            store,
+            keys,
+            api,
+        }
     }
 
     /// Activates once; idempotent across runs and crashes. With `supplied`, a key obtained
     /// elsewhere (the agent's local console) is used and the agent is not contacted.
-    pub async fn activate(&self, supplied: Option<ActivationKey>) -> Result<Activation, ActivationError> {
+    pub async fn activate(
+        &self,
+        supplied: Option<ActivationKey>,
+    ) -> Result<Activation, ActivationError> {
         if let Some(arn) = &self.settings.agent.arn {
             log::info!("agent.arn is set: monitoring {arn}, activated elsewhere");
             let info = self.api.describe_agent(arn).await?;
-            return Ok(Activation::AlreadyActivated { arn: arn.clone(), info: Some(info) });
+            return Ok(Activation::AlreadyActivated {
+                arn: arn.clone(),
+                info: Some(info),
+            });
         }
         let target = self.settings.activation_target()?;
         let (token, interrupted) = match self.load().await? {
-            Loaded::Mine(StateFile { record: Record::Activated { agent_arn, .. }, .. }) => {
-                return self.confirm(agent_arn).await;
-            }
-            Loaded::Mine(StateFile { record: Record::Activating { activation_token, .. }, .. }) => {
-                if let Some(arn) = self.adopt(&target, &activation_token).await? {
-                    return Ok(Activation::Adopted { arn });
+            Loaded::Mine(file) => match file.record {
+                Record::Activated { agent_arn, .. } => return self.confirm(agent_arn).await,
+                Record::Activating {
+                    activation_token, ..
+                } => {
+                    if let Some(arn) = self.adopt(&target, &activation_token).await? {
+                        return Ok(Activation::Adopted { arn });
+                    }
+                    (activation_token, true)
                 }
-                (activation_token, true)
-            }
+            },
             Loaded::Foreign { theirs, ours } => {
                 log::warn!(
                     "state file {} was written on machine {theirs}, this is {ours} (an image cloned after \
@@ -169,16 +191,33 @@ impl Activator {
         };
         let key = match supplied {
             Some(key) => key,
-            None => self.keys.fetch(&req, self.settings.activation.deadline).await?,
+            None => {
+                self.keys
+                    .fetch(&req, self.settings.activation.deadline)
+                    .await?
+            }
         };
-        log::info!("got activation key {key}; calling CreateAgent in {}", target.region);
+        log::info!(
+            "got activation key {key}; calling CreateAgent in {}",
+            target.region
+        );
         let tags = &self.settings.activation.tags;
-        let arn = match self.api.create_agent(&target, &key, tags, (TOKEN_TAG_KEY, &token)).await {
+        let arn = match self
+            .api
+            .create_agent(&target, &key, tags, (TOKEN_TAG_KEY, &token))
+            .await
+        {
             Ok(arn) => arn,
             // A lost answer or an SDK retry after a created agent: look before reporting.
-            Err(e) if may_have_created(&e) => match self.api.find_tagged(target.agent_name.as_str(), TOKEN_TAG_KEY, &token).await {
+            Err(e) if may_have_created(&e) => match self
+                .api
+                .find_tagged(target.agent_name.as_str(), TOKEN_TAG_KEY, &token)
+                .await
+            {
                 Ok(Some(arn)) => {
-                    log::warn!("CreateAgent reported {e}, but the agent carrying our token exists: {arn}");
+                    log::warn!(
+                        "CreateAgent reported {e}, but the agent carrying our token exists: {arn}"
+                    );
                     arn
                 }
                 _ => return Err(e.into()),
@@ -192,14 +231,32 @@ impl Activator {
 
     /// Runs the port checks; required failures stop activation.
     async fn preflight(&self, interrupted: bool) -> Result<(), ActivationError> {
-        let probes = probe::probe_all(probe::targets(&self.settings), self.settings.checks.timeout).await;
+        let probes =
+            probe::probe_all(probe::targets(&self.settings), self.settings.checks.timeout).await;
         let failed: Vec<Probe> = probes.into_iter().filter(Probe::failed_required).collect();
-        if failed.is_empty() { Ok(()) } else { Err(ActivationError::Checks { failed, interrupted }) }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(ActivationError::Checks {
+                failed,
+                interrupted,
+            })
+        }
     }
 
-    async fn adopt(&self, target: &ActivationTarget, token: &str) -> Result<Option<AgentArn>, ActivationError> {
-        log::info!("an earlier run was interrupted while activating; looking for the agent tagged with its token");
-        let Some(arn) = self.api.find_tagged(target.agent_name.as_str(), TOKEN_TAG_KEY, token).await? else {
+    async fn adopt(
+        &self,
+        target: &ActivationTarget,
+        token: &str,
+    ) -> Result<Option<AgentArn>, ActivationError> {
+        log::info!(
+            "an earlier run was interrupted while activating; looking for the agent tagged with its token"
+        );
+        let Some(arn) = self
+            .api
+            .find_tagged(target.agent_name.as_str(), TOKEN_TAG_KEY, token)
+            .await?
+        else {
             log::info!("no agent carries the token: activating");
             return Ok(None);
         };
@@ -209,12 +266,21 @@ impl Activator {
     }
 
     async fn confirm(&self, arn: AgentArn) -> Result<Activation, ActivationError> {
-        log::info!("already activated: {arn} (from {})", self.store.path().display());
+        log::info!(
+            "already activated: {arn} (from {})",
+            self.store.path().display()
+        );
         match self.api.describe_agent(&arn).await {
-            Ok(info) => Ok(Activation::AlreadyActivated { arn, info: Some(info) }),
+            Ok(info) => Ok(Activation::AlreadyActivated {
+                arn,
+                info: Some(info),
+            }),
             Err(e @ AwsError::NotFound { .. }) => Err(e.into()),
             Err(e) => {
-                log::warn!("DescribeAgent failed [{}]: {e}; the state file still names {arn}", e.kind());
+                log::warn!(
+                    "DescribeAgent failed [{}]: {e}; the state file still names {arn}",
+                    e.kind()
+                );
                 Ok(Activation::AlreadyActivated { arn, info: None })
             }
         }
@@ -233,7 +299,13 @@ impl Activator {
         }
     }
 
-    async fn record_activated(&self, t: &ActivationTarget, arn: &AgentArn, token: &str, adopted: bool) -> Result<(), ActivationError> {
+    async fn record_activated(
+        &self,
+        t: &ActivationTarget,
+        arn: &AgentArn,
+        token: &str,
+        adopted: bool,
+    ) -> Result<(), ActivationError> {
         self.save(Record::Activated {
             agent_arn: arn.clone(),
             agent_name: t.agent_name.to_string(),
@@ -251,18 +323,28 @@ impl Activator {
 
     async fn load(&self) -> Result<Loaded, ActivationError> {
         let store = self.store.clone();
-        Ok(tokio::task::spawn_blocking(move || store.load()).await.expect("state load does not panic")?)
+        Ok(tokio::task::spawn_blocking(move || store.load())
+            .await
+            .expect("state load does not panic")?)
     }
 
     async fn save(&self, record: Record) -> Result<(), ActivationError> {
         let store = self.store.clone();
-        Ok(tokio::task::spawn_blocking(move || store.save(&record)).await.expect("state save does not panic")?)
+        Ok(tokio::task::spawn_blocking(move || store.save(&record))
+            .await
+            .expect("state save does not panic")?)
     }
 }
 
 /// Failures after which the agent may exist anyway (the answer, not the request, was lost).
 fn may_have_created(e: &AwsError) -> bool {
-    matches!(e, AwsError::Unreachable { .. } | AwsError::Internal { .. } | AwsError::Other { .. } | AwsError::InvalidRequest { .. })
+    matches!(
+        e,
+        AwsError::Unreachable { .. }
+            | AwsError::Internal { .. }
+            | AwsError::Other { .. }
+            | AwsError::InvalidRequest { .. }
+    )
 }
 
 /// 128 random bits, hex: unique per activation attempt.
@@ -271,4 +353,3 @@ pub fn new_token() -> String {
     getrandom::getrandom(&mut b).expect("the OS random source is available");
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
-

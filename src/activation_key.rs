@@ -212,7 +212,11 @@ impl KeyError {
     /// What the operator should do about it.
     pub fn hint(&self) -> String {
         match self {
-            KeyError::Connect { addr, outcome: Outcome::Refused, .. } => format!(
+            KeyError::Connect {
+                addr,
+                outcome: Outcome::Refused,
+                ..
+            } => format!(
                 "nothing accepts connections on {addr}: is the agent VM booted? An agent closes \
                  its activation port once activated: if so, look for it in DataSync"
             ),
@@ -256,7 +260,13 @@ impl KeyError {
 
     /// A client error from the agent means our request is wrong: retrying will not help.
     fn permanent(&self) -> bool {
-        matches!(self, KeyError::Status { status: 400..=499, .. })
+        matches!(
+            self,
+            KeyError::Status {
+                status: 400..=499,
+                ..
+            }
+        )
     }
 }
 
@@ -271,11 +281,18 @@ pub struct KeyClient {
 impl KeyClient {
     /// A client whose every HTTP exchange is bounded by `request_timeout`.
     pub fn new(request_timeout: Duration) -> Self {
-        Self { request_timeout, prefer_no_redirect: AtomicBool::new(false) }
+        Self {
+            request_timeout,
+            prefer_no_redirect: AtomicBool::new(false),
+        }
     }
 
     /// Fetches a key, retrying transient failures until `deadline` has passed.
-    pub async fn fetch(&self, req: &KeyRequest, deadline: Duration) -> Result<ActivationKey, KeyError> {
+    pub async fn fetch(
+        &self,
+        req: &KeyRequest,
+        deadline: Duration,
+    ) -> Result<ActivationKey, KeyError> {
         let started = Instant::now();
         let backoff = backoff::ExponentialBackoff {
             initial_interval: BACKOFF_INITIAL,
@@ -287,10 +304,18 @@ impl KeyClient {
         let last = std::sync::Mutex::new(None::<KeyError>);
         let op = || async {
             let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
-            log::debug!("fetching activation key from {}:{} (attempt {n})", req.agent, req.port);
+            log::debug!(
+                "fetching activation key from {}:{} (attempt {n})",
+                req.agent,
+                req.port
+            );
             self.fetch_once(req).await.map_err(|e| {
                 *last.lock().expect("not poisoned") = Some(e.clone());
-                if e.permanent() { backoff::Error::permanent(e) } else { backoff::Error::transient(e) }
+                if e.permanent() {
+                    backoff::Error::permanent(e)
+                } else {
+                    backoff::Error::transient(e)
+                }
             })
         };
         let notify = |e: KeyError, wait: Duration| {
@@ -302,7 +327,11 @@ impl KeyClient {
             );
         };
         let remaining = deadline.saturating_sub(started.elapsed());
-        let result = tokio::time::timeout(remaining, backoff::future::retry_notify(backoff, op, notify)).await;
+        let result = tokio::time::timeout(
+            remaining,
+            backoff::future::retry_notify(backoff, op, notify),
+        )
+        .await;
         let wrap = |last: KeyError| KeyError::Deadline {
             deadline,
             attempts: attempts.load(Ordering::Relaxed),
@@ -312,16 +341,22 @@ impl KeyClient {
             Ok(Ok(key)) => Ok(key),
             Ok(Err(e)) if e.permanent() => Err(e),
             Ok(Err(e)) => Err(wrap(e)),
-            Err(_) => Err(wrap(last.lock().expect("not poisoned").take().unwrap_or(KeyError::Timeout {
-                mode: Mode::Redirect,
-                after: deadline,
-            }))),
+            Err(_) => Err(wrap(last.lock().expect("not poisoned").take().unwrap_or(
+                KeyError::Timeout {
+                    mode: Mode::Redirect,
+                    after: deadline,
+                },
+            ))),
         }
     }
 
     /// One attempt: the preferred mode, then the other if the first failed mode-specifically.
     pub async fn fetch_once(&self, req: &KeyRequest) -> Result<ActivationKey, KeyError> {
-        let first = if self.prefer_no_redirect.load(Ordering::Relaxed) { Mode::NoRedirect } else { Mode::Redirect };
+        let first = if self.prefer_no_redirect.load(Ordering::Relaxed) {
+            Mode::NoRedirect
+        } else {
+            Mode::Redirect
+        };
         let err = match self.fetch_mode(req, first).await {
             Ok(k) => return Ok(k),
             Err(e) if e.mode_specific() => e,
@@ -329,15 +364,23 @@ impl KeyClient {
         };
         log::info!("{first} mode failed ({err}); trying {} mode", first.other());
         let key = self.fetch_mode(req, first.other()).await?;
-        self.prefer_no_redirect.store(first.other() == Mode::NoRedirect, Ordering::Relaxed);
+        self.prefer_no_redirect
+            .store(first.other() == Mode::NoRedirect, Ordering::Relaxed);
         Ok(key)
     }
 
     /// One HTTP exchange in one mode, bounded by the request timeout.
-    pub async fn fetch_mode(&self, req: &KeyRequest, mode: Mode) -> Result<ActivationKey, KeyError> {
+    pub async fn fetch_mode(
+        &self,
+        req: &KeyRequest,
+        mode: Mode,
+    ) -> Result<ActivationKey, KeyError> {
         match tokio::time::timeout(self.request_timeout, exchange(req, mode)).await {
             Ok(r) => r,
-            Err(_) => Err(KeyError::Timeout { mode, after: self.request_timeout }),
+            Err(_) => Err(KeyError::Timeout {
+                mode,
+                after: self.request_timeout,
+            }),
         }
     }
 }
@@ -352,10 +395,17 @@ impl Drop for AbortOnDrop {
 
 async fn exchange(req: &KeyRequest, mode: Mode) -> Result<ActivationKey, KeyError> {
     let addr = format!("{}:{}", req.agent, req.port);
-    let stream = TcpStream::connect((req.agent.as_str(), req.port)).await.map_err(|e| {
-        KeyError::Connect { addr: addr.clone(), outcome: probe::classify(&e), detail: e.to_string() }
-    })?;
-    let eof = |e: hyper::Error| KeyError::Eof { mode, detail: e.to_string() };
+    let stream = TcpStream::connect((req.agent.as_str(), req.port))
+        .await
+        .map_err(|e| KeyError::Connect {
+            addr: addr.clone(),
+            outcome: probe::classify(&e),
+            detail: e.to_string(),
+        })?;
+    let eof = |e: hyper::Error| KeyError::Eof {
+        mode,
+        detail: e.to_string(),
+    };
     let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
         .max_buf_size(MAX_HEAD_BYTES)
         .handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
@@ -364,23 +414,32 @@ async fn exchange(req: &KeyRequest, mode: Mode) -> Result<ActivationKey, KeyErro
     let _driver = AbortOnDrop(tokio::spawn(conn).abort_handle());
     let request = hyper::Request::get(req.path_and_query(mode))
         .header(hyper::header::HOST, &addr)
-        .header(hyper::header::USER_AGENT, concat!("datasync-warden/", env!("CARGO_PKG_VERSION")))
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("datasync-warden/", env!("CARGO_PKG_VERSION")),
+        )
         .body(Empty::new())
         .expect("static request parts are valid");
     let resp = sender.send_request(request).await.map_err(|e| {
         // An oversized head is a parse error too (hyper names it "message head is too large").
         if e.is_parse() {
-            KeyError::Unparseable { mode, what: format!("malformed HTTP: {e}") }
+            KeyError::Unparseable {
+                mode,
+                what: format!("malformed HTTP: {e}"),
+            }
         } else {
             eof(e)
         }
     })?;
     let status = resp.status();
     if status.is_redirection() {
-        let location = resp
-            .headers()
-            .get(hyper::header::LOCATION)
-            .ok_or_else(|| KeyError::Unparseable { mode, what: format!("HTTP {status} without Location") })?;
+        let location =
+            resp.headers()
+                .get(hyper::header::LOCATION)
+                .ok_or_else(|| KeyError::Unparseable {
+                    mode,
+                    what: format!("HTTP {status} without Location"),
+                })?;
         let location = location.to_str().map_err(|_| KeyError::Unparseable {
             mode,
             what: "Location is not ASCII".into(),
@@ -391,13 +450,23 @@ async fn exchange(req: &KeyRequest, mode: Mode) -> Result<ActivationKey, KeyErro
         .collect()
         .await
         .map_err(|e| match e.downcast::<http_body_util::LengthLimitError>() {
-            Ok(_) => KeyError::TooLarge { mode, limit: MAX_BODY_BYTES },
-            Err(e) => KeyError::Eof { mode, detail: e.to_string() },
+            Ok(_) => KeyError::TooLarge {
+                mode,
+                limit: MAX_BODY_BYTES,
+            },
+            Err(e) => KeyError::Eof {
+                mode,
+                detail: e.to_string(),
+            },
         })?
         .to_bytes();
     let text = String::from_utf8_lossy(&body);
     if !status.is_success() {
-        return Err(KeyError::Status { mode, status: status.as_u16(), excerpt: excerpt(&text) });
+        return Err(KeyError::Status {
+            mode,
+            status: status.as_u16(),
+            excerpt: excerpt(&text),
+        });
     }
     parse_body(text.trim(), req.endpoint_ip).map_err(|what| unparseable(mode, what))
 }
@@ -419,28 +488,51 @@ pub enum ParseFailure {
 }
 
 /// Extracts the key (or the agent's error) from a redirect `Location`.
-pub fn parse_location(location: &str, endpoint_ip: Ipv4Addr) -> Result<ActivationKey, ParseFailure> {
+pub fn parse_location(
+    location: &str,
+    endpoint_ip: Ipv4Addr,
+) -> Result<ActivationKey, ParseFailure> {
     let query = location.split_once('?').map_or("", |(_, q)| q);
     let query = query.split('#').next().unwrap_or("");
     let values = |name: &str| -> Vec<&str> {
-        query.split('&').filter_map(|p| p.split_once('=')).filter(|(k, _)| *k == name).map(|(_, v)| v).collect()
+        query
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+            .collect()
     };
     if let Some(code) = values("errorType").first() {
-        return Err(ParseFailure::Agent(KeyError::Agent { code: excerpt(code), endpoint_ip }));
+        return Err(ParseFailure::Agent(KeyError::Agent {
+            code: excerpt(code),
+            endpoint_ip,
+        }));
     }
     match values("activationKey").as_slice() {
         [one] => ActivationKey::parse(one).ok_or_else(|| {
-            ParseFailure::Garbage(format!("activationKey {:?} does not match the key pattern", excerpt(one)))
+            ParseFailure::Garbage(format!(
+                "activationKey {:?} does not match the key pattern",
+                excerpt(one)
+            ))
         }),
-        [] => Err(ParseFailure::Garbage(format!("no activationKey or errorType in Location {:?}", excerpt(location)))),
-        many => Err(ParseFailure::Garbage(format!("{} activationKey parameters in Location: ambiguous", many.len()))),
+        [] => Err(ParseFailure::Garbage(format!(
+            "no activationKey or errorType in Location {:?}",
+            excerpt(location)
+        ))),
+        many => Err(ParseFailure::Garbage(format!(
+            "{} activationKey parameters in Location: ambiguous",
+            many.len()
+        ))),
     }
 }
 
 /// Extracts the key (or the agent's error) from a `no_redirect` body.
 pub fn parse_body(body: &str, endpoint_ip: Ipv4Addr) -> Result<ActivationKey, ParseFailure> {
     if let Some(code) = body.strip_prefix("errorType=") {
-        return Err(ParseFailure::Agent(KeyError::Agent { code: excerpt(code), endpoint_ip }));
+        return Err(ParseFailure::Agent(KeyError::Agent {
+            code: excerpt(code),
+            endpoint_ip,
+        }));
     }
     ActivationKey::parse(body)
         .ok_or_else(|| ParseFailure::Garbage(format!("body {:?} is not a key", excerpt(body))))

@@ -31,7 +31,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 
 /// `--activation-key` does not look like a key.
 #[derive(Debug, thiserror::Error)]
-#[error("--activation-key: expected five groups of five upper-case letters or digits, e.g. ABCDE-12345-FGHIJ-67890-KLMNO")]
+#[error(
+    "--activation-key: expected five groups of five upper-case letters or digits, e.g. ABCDE-12345-FGHIJ-67890-KLMNO"
+)]
 pub struct BadKey;
 
 /// `run` and `status` arrive with the daemon.
@@ -45,7 +47,11 @@ async fn check(settings: &Settings, format: Format) -> Result<ExitCode> {
         Format::Text => print!("{}", report::checks_text(&probes)),
         Format::Json => println!("{}", report::checks_json(&probes)),
     }
-    Ok(if report::all_ok(&probes) { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILED) })
+    Ok(if report::all_ok(&probes) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    })
 }
 
 async fn fetch_key(settings: &Settings) -> Result<ExitCode> {
@@ -66,19 +72,28 @@ async fn fetch_key(settings: &Settings) -> Result<ExitCode> {
 }
 
 async fn activate(settings: Settings, key: Option<String>) -> Result<ExitCode> {
-    let supplied = key.map(|k| ActivationKey::parse(k.trim()).ok_or(BadKey)).transpose()?;
+    let supplied = key
+        .map(|k| ActivationKey::parse(k.trim()).ok_or(BadKey))
+        .transpose()?;
     let store = StateStore::new(&settings.state.dir, state::machine_id()?);
     let sdk = aws::sdk_config(&settings.endpoint.region, &settings.aws).await;
     let activator = Activator::new(settings, store, ControlPlane::new(&sdk));
-    let outcome = activator.activate(supplied).await.context("failed to activate the agent")?;
+    let outcome = activator
+        .activate(supplied)
+        .await
+        .context("failed to activate the agent")?;
     match &outcome {
         Activation::AlreadyActivated { arn, info } => {
-            let status = info.as_ref().map_or("status unknown", |i| i.status.as_str());
+            let status = info
+                .as_ref()
+                .map_or("status unknown", |i| i.status.as_str());
             log::info!("{arn} was already activated ({status}); nothing to do");
         }
         Activation::Adopted { arn } => log::info!("adopted {arn}, activated by an interrupted run"),
         Activation::Created { arn, info } => {
-            let status = info.as_ref().map_or("status unknown", |i| i.status.as_str());
+            let status = info
+                .as_ref()
+                .map_or("status unknown", |i| i.status.as_str());
             log::info!("activated {arn} ({status})");
         }
     }
@@ -93,7 +108,11 @@ pub fn describe_failure(err: &anyhow::Error) -> (u8, &'static str, Option<String
             return (EXIT_USAGE, e.kind(), None);
         }
         if let Some(e) = cause.downcast_ref::<ActivationError>() {
-            let code = if matches!(e, ActivationError::Config(_)) { EXIT_USAGE } else { EXIT_FAILED };
+            let code = if matches!(e, ActivationError::Config(_)) {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILED
+            };
             return (code, e.kind(), Some(e.hint()));
         }
         if let Some(e) = cause.downcast_ref::<KeyError>() {

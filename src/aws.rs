@@ -40,7 +40,9 @@ pub async fn sdk_config(region: &ids::Region, aws: &AwsSettings) -> aws_config::
         loader = loader.endpoint_url(url);
     }
     let base = loader.load().await;
-    let Some(role) = &aws.role_arn else { return base };
+    let Some(role) = &aws.role_arn else {
+        return base;
+    };
     let mut provider = aws_config::sts::AssumeRoleProvider::builder(role.as_str())
         .session_name(session_name())
         .region(Region::new(region.to_string()))
@@ -51,7 +53,9 @@ pub async fn sdk_config(region: &ids::Region, aws: &AwsSettings) -> aws_config::
     // The provider caches and refreshes the role's credentials before they expire.
     let provider = provider.build().await;
     base.into_builder()
-        .credentials_provider(aws_sdk_datasync::config::SharedCredentialsProvider::new(provider))
+        .credentials_provider(aws_sdk_datasync::config::SharedCredentialsProvider::new(
+            provider,
+        ))
         .build()
 }
 
@@ -61,7 +65,13 @@ pub fn session_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     format!("datasync-warden@{}", host.trim())
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "=,.@-_".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "=,.@-_".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(64)
         .collect()
 }

@@ -177,25 +177,41 @@ where
     }
     let lower = message.to_ascii_lowercase();
     match err.code().unwrap_or_default() {
-        "InvalidRequestException" if message.contains("should remain unspecified for public-endpoint") => {
+        "InvalidRequestException"
+            if message.contains("should remain unspecified for public-endpoint") =>
+        {
             AwsError::PublicKey { message }
         }
-        "InvalidRequestException" if message.starts_with("Invalid EC2 subnet") => AwsError::SubnetForbidden { message },
+        "InvalidRequestException" if message.starts_with("Invalid EC2 subnet") => {
+            AwsError::SubnetForbidden { message }
+        }
         "InvalidRequestException" if message.starts_with("Invalid EC2 security group") => {
             AwsError::SecurityGroupForbidden { message }
         }
-        "InvalidRequestException" if message.contains("VPC endpoint") && message.contains("is not valid") => {
+        "InvalidRequestException"
+            if message.contains("VPC endpoint") && message.contains("is not valid") =>
+        {
             AwsError::VpcEndpointInvalid { message }
         }
-        "InvalidRequestException" if ["not found", "does not exist", "unable to find"].iter().any(|p| lower.contains(p)) => {
+        "InvalidRequestException"
+            if ["not found", "does not exist", "unable to find"]
+                .iter()
+                .any(|p| lower.contains(p)) =>
+        {
             AwsError::NotFound { op, message }
         }
         "InvalidRequestException" => AwsError::InvalidRequest { op, message },
         "AccessDeniedException" | "AccessDenied" => AwsError::AccessDenied { op, message },
-        "UnrecognizedClientException" | "InvalidSignatureException" | "ExpiredTokenException"
+        "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "ExpiredTokenException"
         | "ExpiredToken" => AwsError::Credentials { op, chain },
-        "ThrottlingException" | "Throttling" | "TooManyRequestsException" => AwsError::Throttled { op, message },
-        "InternalException" | "InternalFailure" | "ServiceUnavailable" => AwsError::Internal { op, message },
+        "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
+            AwsError::Throttled { op, message }
+        }
+        "InternalException" | "InternalFailure" | "ServiceUnavailable" => {
+            AwsError::Internal { op, message }
+        }
         _ => AwsError::Other { op, chain },
     }
 }
@@ -234,7 +250,9 @@ pub struct ControlPlane {
 impl ControlPlane {
     /// Wraps a client built from the shared SDK configuration.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
-        Self { client: Client::new(sdk) }
+        Self {
+            client: Client::new(sdk),
+        }
     }
 
     /// CreateAgent for a private endpoint. `extra_tags` follow the configured ones.
@@ -249,7 +267,13 @@ impl ControlPlane {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .chain(std::iter::once(token))
-            .map(|(k, v)| TagListEntry::builder().key(k).value(v).build().expect("key is set"));
+            .map(|(k, v)| {
+                TagListEntry::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .expect("key is set")
+            });
         let out = self
             .client
             .create_agent()
@@ -283,27 +307,52 @@ impl ControlPlane {
             arn: arn.to_string(),
             name: out.name().map(str::to_string),
             status: out.status().map_or("UNKNOWN", |s| s.as_str()).to_string(),
-            last_connection_time: out.last_connection_time().and_then(|t| SystemTime::try_from(*t).ok()),
+            last_connection_time: out
+                .last_connection_time()
+                .and_then(|t| SystemTime::try_from(*t).ok()),
             endpoint_type: out.endpoint_type().map(|e| e.as_str().to_string()),
             vpc_endpoint_id: pl.and_then(|p| p.vpc_endpoint_id()).map(str::to_string),
-            private_link_endpoint: pl.and_then(|p| p.private_link_endpoint()).map(str::to_string),
+            private_link_endpoint: pl
+                .and_then(|p| p.private_link_endpoint())
+                .map(str::to_string),
             subnet_arns: pl.map(|p| p.subnet_arns().to_vec()).unwrap_or_default(),
-            security_group_arns: pl.map(|p| p.security_group_arns().to_vec()).unwrap_or_default(),
+            security_group_arns: pl
+                .map(|p| p.security_group_arns().to_vec())
+                .unwrap_or_default(),
             platform_version: out.platform().and_then(|p| p.version()).map(str::to_string),
         })
     }
 
     /// Finds the agent named `name` that carries tag `key = value` (ListAgents, then
     /// ListTagsForResource for same-named agents only, to keep the calls few on big accounts).
-    pub async fn find_tagged(&self, name: &str, key: &str, value: &str) -> Result<Option<AgentArn>, AwsError> {
-        let mut agents = self.client.list_agents().max_results(100).into_paginator().items().send();
+    pub async fn find_tagged(
+        &self,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<AgentArn>, AwsError> {
+        let mut agents = self
+            .client
+            .list_agents()
+            .max_results(100)
+            .into_paginator()
+            .items()
+            .send();
         while let Some(agent) = agents.next().await {
             let agent = agent.map_err(|e| classify("ListAgents", e))?;
-            let (Some(arn), Some(n)) = (agent.agent_arn(), agent.name()) else { continue };
+            let (Some(arn), Some(n)) = (agent.agent_arn(), agent.name()) else {
+                continue;
+            };
             if n != name {
                 continue;
             }
-            let mut tags = self.client.list_tags_for_resource().resource_arn(arn).into_paginator().items().send();
+            let mut tags = self
+                .client
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .into_paginator()
+                .items()
+                .send();
             while let Some(tag) = tags.next().await {
                 let tag = tag.map_err(|e| classify("ListTagsForResource", e))?;
                 if tag.key() == key && tag.value() == Some(value) {

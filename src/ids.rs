@@ -121,7 +121,6 @@ id_type!(
     "2-1224 characters of letters, digits and + = , . @ : / - _"
 );
 
-
 /// The Region field (4th) of an ARN.
 pub fn arn_region(arn: &str) -> Option<&str> {
     arn.split(':').nth(3)
@@ -143,17 +142,26 @@ mod tests {
         assert!(VpcEndpointId::parse("vpce-0123456789ABCDEF0").is_err());
         assert!(Region::parse("us-gov-west-1").is_ok());
         assert!(Region::parse("US-EAST-1").is_err());
-        assert!(
-            SubnetArn::parse("arn:aws:ec2:eu-west-1:111122223333:subnet/subnet-0abc").is_ok()
-        );
+        assert!(SubnetArn::parse("arn:aws:ec2:eu-west-1:111122223333:subnet/subnet-0abc").is_ok());
         assert!(SubnetArn::parse("arn:aws:ec2:eu-west-1:1111:subnet/subnet-0abc").is_err());
-        assert!(SecurityGroupArn::parse("arn:aws:ec2:eu-west-1:111122223333:security-group/sg-0a").is_ok());
-        assert!(AgentArn::parse("arn:aws:datasync:eu-west-1:111122223333:agent/agent-0123456789abcdef0").is_ok());
+        assert!(
+            SecurityGroupArn::parse("arn:aws:ec2:eu-west-1:111122223333:security-group/sg-0a")
+                .is_ok()
+        );
+        assert!(
+            AgentArn::parse(
+                "arn:aws:datasync:eu-west-1:111122223333:agent/agent-0123456789abcdef0"
+            )
+            .is_ok()
+        );
         assert!(AgentName::parse("host 1@site").is_ok());
         assert!(AgentName::parse("bad;name").is_err());
         assert!(AgentName::parse(&"a".repeat(257)).is_err());
         assert!(TagValue::parse("").is_ok());
         assert!(TagKey::parse("").is_err());
-        assert_eq!(arn_region("arn:aws:ec2:eu-west-1:111122223333:subnet/subnet-1"), Some("eu-west-1"));
+        assert_eq!(
+            arn_region("arn:aws:ec2:eu-west-1:111122223333:subnet/subnet-1"),
+            Some("eu-west-1")
+        );
     }
 }

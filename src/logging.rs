@@ -29,7 +29,9 @@ impl Log for Stderr {
 
 /// Installs the logger; `verbose` counts `-v` flags.
 pub fn init(verbose: u8) {
-    let from_env = std::env::var(LOG_ENV).ok().and_then(|v| v.parse::<LevelFilter>().ok());
+    let from_env = std::env::var(LOG_ENV)
+        .ok()
+        .and_then(|v| v.parse::<LevelFilter>().ok());
     let level = match verbose {
         0 => from_env.unwrap_or(LevelFilter::Info),
         1 => LevelFilter::Debug,

@@ -89,7 +89,12 @@ pub fn targets(settings: &Settings) -> Vec<Target> {
     }
     if let (true, Some(ip)) = (settings.checks.control_ports, settings.endpoint.ip) {
         let host = ip.to_string();
-        let t = |check, port, required| Target { check, host: host.clone(), port, required };
+        let t = |check, port, required| Target {
+            check,
+            host: host.clone(),
+            port,
+            required,
+        };
         out.push(t("endpoint.https", HTTPS_PORT, true));
         out.extend(CONTROL_PORTS.map(|p| t("endpoint.control_ports", p, true)));
         if settings.checks.support_port {
@@ -101,8 +106,10 @@ pub fn targets(settings: &Settings) -> Vec<Target> {
 
 /// Probes every target concurrently, each bounded by `timeout`; results keep the input order.
 pub async fn probe_all(targets: Vec<Target>, timeout: Duration) -> Vec<Probe> {
-    let handles: Vec<_> =
-        targets.into_iter().map(|t| tokio::spawn(probe_one(t, timeout))).collect();
+    let handles: Vec<_> = targets
+        .into_iter()
+        .map(|t| tokio::spawn(probe_one(t, timeout)))
+        .collect();
     let mut out = Vec::with_capacity(handles.len());
     for h in handles {
         // A probe task only panics on a bug; surface it rather than hide a port.
@@ -121,7 +128,13 @@ pub async fn probe_one(target: Target, timeout: Duration) -> Probe {
     };
     let elapsed = start.elapsed();
     let hint = hint(&target, outcome, timeout);
-    Probe { target, outcome, elapsed_ms: elapsed.as_secs_f64() * 1e3, detail, hint }
+    Probe {
+        target,
+        outcome,
+        elapsed_ms: elapsed.as_secs_f64() * 1e3,
+        detail,
+        hint,
+    }
 }
 
 async fn connect(t: &Target) -> Result<(), (Outcome, io::Error)> {
@@ -137,7 +150,10 @@ async fn connect(t: &Target) -> Result<(), (Outcome, io::Error)> {
         }
     }
     Err(last.unwrap_or_else(|| {
-        (Outcome::ResolveFailed, io::Error::new(io::ErrorKind::NotFound, "no addresses"))
+        (
+            Outcome::ResolveFailed,
+            io::Error::new(io::ErrorKind::NotFound, "no addresses"),
+        )
     }))
 }
 
@@ -193,7 +209,12 @@ mod tests {
     use super::*;
 
     fn target(host: &str, port: u16) -> Target {
-        Target { check: "endpoint.control_ports", host: host.into(), port, required: true }
+        Target {
+            check: "endpoint.control_ports",
+            host: host.into(),
+            port,
+            required: true,
+        }
     }
 
     #[tokio::test]
@@ -206,25 +227,43 @@ mod tests {
             l.local_addr().unwrap().port()
         };
         let t = Duration::from_secs(2);
-        let r =
-            probe_all(vec![target("127.0.0.1", open), target("127.0.0.1", closed)], t).await;
+        let r = probe_all(
+            vec![target("127.0.0.1", open), target("127.0.0.1", closed)],
+            t,
+        )
+        .await;
         assert_eq!(r[0].outcome, Outcome::Open);
         assert!(r[0].hint.is_empty());
         assert_eq!(r[1].outcome, Outcome::Refused);
-        assert!(r[1].hint.contains(&format!("rejects TCP {closed}")), "{}", r[1].hint);
+        assert!(
+            r[1].hint.contains(&format!("rejects TCP {closed}")),
+            "{}",
+            r[1].hint
+        );
         assert!(r[1].failed_required());
     }
 
     #[test]
     fn resolve_failure_hint_names_the_host() {
         // Not probed for real: a lookup of an unknown name would query a DNS server off-box.
-        let h = hint(&target("agent.example", 80), Outcome::ResolveFailed, Duration::from_secs(3));
-        assert_eq!(h, "name resolution failed for agent.example; use an IP address or fix DNS");
+        let h = hint(
+            &target("agent.example", 80),
+            Outcome::ResolveFailed,
+            Duration::from_secs(3),
+        );
+        assert_eq!(
+            h,
+            "name resolution failed for agent.example; use an IP address or fix DNS"
+        );
     }
 
     #[test]
     fn filtered_hint_names_port_host_and_range() {
-        let h = hint(&target("172.16.1.10", 1040), Outcome::Filtered, Duration::from_secs(3));
+        let h = hint(
+            &target("172.16.1.10", 1040),
+            Outcome::Filtered,
+            Duration::from_secs(3),
+        );
         assert_eq!(
             h,
             "filtered: no answer within 3s; a firewall or security group drops TCP 1040 to \
@@ -234,8 +273,17 @@ mod tests {
 
     #[test]
     fn os_errors_map_to_outcomes() {
-        assert_eq!(classify(&io::Error::from(io::ErrorKind::ConnectionRefused)), Outcome::Refused);
-        assert_eq!(classify(&io::Error::from(io::ErrorKind::HostUnreachable)), Outcome::Unreachable);
-        assert_eq!(classify(&io::Error::from_raw_os_error(101)), Outcome::Unreachable);
+        assert_eq!(
+            classify(&io::Error::from(io::ErrorKind::ConnectionRefused)),
+            Outcome::Refused
+        );
+        assert_eq!(
+            classify(&io::Error::from(io::ErrorKind::HostUnreachable)),
+            Outcome::Unreachable
+        );
+        assert_eq!(
+            classify(&io::Error::from_raw_os_error(101)),
+            Outcome::Unreachable
+        );
     }
 }

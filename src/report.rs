@@ -23,8 +23,12 @@ pub fn all_ok(probes: &[Probe]) -> bool {
 
 /// `check --format json`.
 pub fn checks_json(probes: &[Probe]) -> String {
-    serde_json::to_string_pretty(&CheckReport { schema: CHECK_SCHEMA, ok: all_ok(probes), checks: probes })
-        .expect("report serializes")
+    serde_json::to_string_pretty(&CheckReport {
+        schema: CHECK_SCHEMA,
+        ok: all_ok(probes),
+        checks: probes,
+    })
+    .expect("report serializes")
 }
 
 /// `check --format text`: consecutive ports of one check with the same outcome share a row.
@@ -42,16 +46,27 @@ pub fn checks_text(probes: &[Probe]) -> String {
             j += 1;
         }
         let last = &probes[j - 1];
-        let ports = if j - i > 1 { format!("{}-{}", p.target.port, last.target.port) } else { p.target.port.to_string() };
-        let max_ms = probes[i..j].iter().map(|p| p.elapsed_ms).fold(0.0, f64::max);
+        let ports = if j - i > 1 {
+            format!("{}-{}", p.target.port, last.target.port)
+        } else {
+            p.target.port.to_string()
+        };
+        let max_ms = probes[i..j]
+            .iter()
+            .map(|p| p.elapsed_ms)
+            .fold(0.0, f64::max);
         let status = match (p.outcome, p.target.required) {
             (Outcome::Open, _) => "ok",
             (_, true) => "FAIL",
             (_, false) => "warn",
         };
-        let outcome = serde_json::to_value(p.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let outcome = serde_json::to_value(p.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         let hint = if j - i > 1 && p.outcome != Outcome::Open {
-            p.hint.replace(&format!("TCP {}", p.target.port), &format!("TCP {ports}"))
+            p.hint
+                .replace(&format!("TCP {}", p.target.port), &format!("TCP {ports}"))
         } else {
             p.hint.clone()
         };
@@ -66,11 +81,26 @@ pub fn checks_text(probes: &[Probe]) -> String {
     }
     let w = |k: usize| rows.iter().map(|r| r[k].len()).max().unwrap_or(0);
     let (w0, w1, w2, w3) = (w(0).max(10), w(1).max(6), w(2).max(7), w(3).max(4));
-    let mut out = format!("{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  HINT\n", "CHECK", "TARGET", "RESULT", "TIME");
+    let mut out = format!(
+        "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  HINT\n",
+        "CHECK", "TARGET", "RESULT", "TIME"
+    );
     for r in &rows {
-        let _ = writeln!(out, "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {}", r[0], r[1], r[2], r[3], r[4]);
+        let _ = writeln!(
+            out,
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {}",
+            r[0], r[1], r[2], r[3], r[4]
+        );
     }
     let failed = probes.iter().filter(|p| p.failed_required()).count();
-    let _ = writeln!(out, "\n{}", if failed == 0 { "all required checks passed".to_string() } else { format!("{failed} required check(s) failed") });
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if failed == 0 {
+            "all required checks passed".to_string()
+        } else {
+            format!("{failed} required check(s) failed")
+        }
+    );
     out
 }

@@ -85,7 +85,7 @@ pub enum Loaded {
         ours: String,
     },
     /// Ours.
-    Mine(StateFile),
+    Mine(Box<StateFile>),
 }
 
 /// A state-file failure.
@@ -130,13 +130,17 @@ impl StateError {
     /// What the operator should do.
     pub fn hint(&self) -> String {
         match self {
-            StateError::Io { .. } => "check state.dir exists and is writable by the daemon's user".into(),
+            StateError::Io { .. } => {
+                "check state.dir exists and is writable by the daemon's user".into()
+            }
             StateError::Corrupt { path, .. } => format!(
                 "refusing to guess (activating again could orphan an agent): if the agent ARN is \
                  known, put it in agent.arn; otherwise move {} aside",
                 path.display()
             ),
-            StateError::MachineId { .. } => "run systemd-machine-id-setup (every systemd host has one)".into(),
+            StateError::MachineId { .. } => {
+                "run systemd-machine-id-setup (every systemd host has one)".into()
+            }
         }
     }
 }
@@ -169,7 +173,10 @@ pub struct StateStore {
 impl StateStore {
     /// A store in `dir` for the machine `machine_id`.
     pub fn new(dir: impl Into<PathBuf>, machine_id: String) -> Self {
-        Self { dir: dir.into(), machine_id }
+        Self {
+            dir: dir.into(),
+            machine_id,
+        }
     }
 
     /// `<dir>/state.json`.
@@ -188,27 +195,52 @@ impl StateStore {
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Loaded::Absent),
-            Err(source) => return Err(StateError::Io { op: "read", path, source }),
+            Err(source) => {
+                return Err(StateError::Io {
+                    op: "read",
+                    path,
+                    source,
+                });
+            }
         };
-        let file: StateFile = serde_json::from_str(&text)
-            .map_err(|e| StateError::Corrupt { path: path.clone(), detail: e.to_string() })?;
+        let file: StateFile = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
         if file.version != STATE_VERSION {
-            return Err(StateError::Corrupt { path, detail: format!("schema version {} (this build reads {STATE_VERSION})", file.version) });
+            return Err(StateError::Corrupt {
+                path,
+                detail: format!(
+                    "schema version {} (this build reads {STATE_VERSION})",
+                    file.version
+                ),
+            });
         }
         if file.machine_id != self.machine_id {
-            return Ok(Loaded::Foreign { theirs: file.machine_id, ours: self.machine_id.clone() });
+            return Ok(Loaded::Foreign {
+                theirs: file.machine_id,
+                ours: self.machine_id.clone(),
+            });
         }
-        Ok(Loaded::Mine(file))
+        Ok(Loaded::Mine(Box::new(file)))
     }
 
     /// Atomically replaces the state file with `record`.
     pub fn save(&self, record: &Record) -> Result<(), StateError> {
-        let file = StateFile { version: STATE_VERSION, machine_id: self.machine_id.clone(), record: record.clone() };
+        let file = StateFile {
+            version: STATE_VERSION,
+            machine_id: self.machine_id.clone(),
+            record: record.clone(),
+        };
         let mut json = serde_json::to_vec_pretty(&file).expect("state serializes");
         json.push(b'\n');
         self.ensure_dir()?;
         let path = self.path();
-        let io = |op, source| StateError::Io { op, path: path.clone(), source };
+        let io = |op, source| StateError::Io {
+            op,
+            path: path.clone(),
+            source,
+        };
         // NamedTempFile is created 0600 in the same directory, so the rename is atomic.
         let mut tmp = tempfile::Builder::new()
             .prefix(".state.json.")
@@ -221,15 +253,27 @@ impl StateStore {
     }
 
     fn ensure_dir(&self) -> Result<(), StateError> {
-        let io = |op, source| StateError::Io { op, path: self.dir.clone(), source };
-        match fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir) {
+        let io = |op, source| StateError::Io {
+            op,
+            path: self.dir.clone(),
+            source,
+        };
+        match fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+        {
             Ok(()) => {}
             Err(e) => return Err(io("create directory", e)),
         }
         let meta = fs::metadata(&self.dir).map_err(|e| io("inspect", e))?;
         if meta.permissions().mode() & 0o077 != 0 {
-            log::warn!("state directory {} was readable by others; setting mode 0700", self.dir.display());
-            fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).map_err(|e| io("chmod", e))?;
+            log::warn!(
+                "state directory {} was readable by others; setting mode 0700",
+                self.dir.display()
+            );
+            fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
+                .map_err(|e| io("chmod", e))?;
         }
         Ok(())
     }
@@ -239,7 +283,11 @@ impl StateStore {
 fn fsync_dir(dir: &Path) -> Result<(), StateError> {
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|source| StateError::Io { op: "fsync directory", path: dir.to_path_buf(), source })
+        .map_err(|source| StateError::Io {
+            op: "fsync directory",
+            path: dir.to_path_buf(),
+            source,
+        })
 }
 
 #[cfg(test)]
@@ -262,16 +310,26 @@ mod tests {
         let store = StateStore::new(&dir, "m1".into());
         assert!(matches!(store.load().unwrap(), Loaded::Absent));
         store.save(&activating()).unwrap();
-        let Loaded::Mine(f) = store.load().unwrap() else { panic!() };
+        let Loaded::Mine(f) = store.load().unwrap() else {
+            panic!()
+        };
         assert_eq!(f.record, activating_with(&f));
-        assert_eq!(fs::metadata(store.path()).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(store.path()).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         // No temporary files are left behind.
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
     }
 
     fn activating_with(f: &StateFile) -> Record {
-        let Record::Activating { started_at, .. } = &f.record else { panic!() };
+        let Record::Activating { started_at, .. } = &f.record else {
+            panic!()
+        };
         Record::Activating {
             activation_token: "t1".into(),
             agent_name: "a".into(),
@@ -283,9 +341,13 @@ mod tests {
     #[test]
     fn another_machines_state_is_foreign() {
         let tmp = tempfile::tempdir().unwrap();
-        StateStore::new(tmp.path(), "golden".into()).save(&activating()).unwrap();
+        StateStore::new(tmp.path(), "golden".into())
+            .save(&activating())
+            .unwrap();
         match StateStore::new(tmp.path(), "clone".into()).load().unwrap() {
-            Loaded::Foreign { theirs, ours } => assert_eq!((theirs.as_str(), ours.as_str()), ("golden", "clone")),
+            Loaded::Foreign { theirs, ours } => {
+                assert_eq!((theirs.as_str(), ours.as_str()), ("golden", "clone"))
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -297,6 +359,10 @@ mod tests {
         fs::write(store.path(), "{\"version\":1,").unwrap();
         let e = store.load().unwrap_err();
         assert_eq!(e.kind(), "state_corrupt");
-        assert!(e.to_string().contains("state.json is not a valid state file"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("state.json is not a valid state file"),
+            "{e}"
+        );
     }
 }

@@ -27,13 +27,20 @@ fn check_with(fragment: &str) -> (i32, String, tempfile::TempDir) {
         .arg(dir.path().join("config.toml"))
         .output()
         .unwrap();
-    (out.status.code().unwrap(), String::from_utf8(out.stderr).unwrap(), dir)
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        dir,
+    )
 }
 
 fn assert_rejected(fragment: &str, expect: &[&str]) {
     let (code, stderr, _dir) = check_with(fragment);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("config.d/50-instance.toml:"), "file not named: {stderr}");
+    assert!(
+        stderr.contains("config.d/50-instance.toml:"),
+        "file not named: {stderr}"
+    );
     for e in expect {
         assert!(stderr.contains(e), "missing {e:?} in: {stderr}");
     }
@@ -42,17 +49,33 @@ fn assert_rejected(fragment: &str, expect: &[&str]) {
 
 #[test]
 fn unknown_key() {
-    assert_rejected("[agent]\nadress = \"x\"\n", &["50-instance.toml:2:1", "unknown field `adress`", "expected one of"]);
+    assert_rejected(
+        "[agent]\nadress = \"x\"\n",
+        &[
+            "50-instance.toml:2:1",
+            "unknown field `adress`",
+            "expected one of",
+        ],
+    );
 }
 
 #[test]
 fn wrong_type() {
-    assert_rejected("[agent]\nactivation_port = \"80\"\n", &["2:19", "agent.activation_port", "expected an integer"]);
+    assert_rejected(
+        "[agent]\nactivation_port = \"80\"\n",
+        &["2:19", "agent.activation_port", "expected an integer"],
+    );
 }
 
 #[test]
 fn bad_vpce_id() {
-    assert_rejected("[endpoint]\nvpc_endpoint_id = \"vpce-123\"\n", &["endpoint.vpc_endpoint_id = \"vpce-123\"", "17 lowercase hex digits"]);
+    assert_rejected(
+        "[endpoint]\nvpc_endpoint_id = \"vpce-123\"\n",
+        &[
+            "endpoint.vpc_endpoint_id = \"vpce-123\"",
+            "17 lowercase hex digits",
+        ],
+    );
 }
 
 #[test]
@@ -64,36 +87,74 @@ fn two_subnets() {
 #[test]
 fn subnet_in_another_region() {
     let frag = "[endpoint]\nsubnet_arn = \"arn:aws:ec2:eu-west-1:111122223333:subnet/subnet-1\"\n";
-    assert_rejected(frag, &["endpoint.subnet_arn", "Region eu-west-1 but endpoint.region is us-east-1"]);
+    assert_rejected(
+        frag,
+        &[
+            "endpoint.subnet_arn",
+            "Region eu-west-1 but endpoint.region is us-east-1",
+        ],
+    );
 }
 
 #[test]
 fn bad_duration() {
-    assert_rejected("[monitor]\ninterval = \"5 parsecs\"\n", &["monitor.interval", "\"90s\""]);
-    assert_rejected("[activation]\ndeadline = \"40m\"\n", &["activation.deadline", "between 1s and 25m"]);
+    assert_rejected(
+        "[monitor]\ninterval = \"5 parsecs\"\n",
+        &["monitor.interval", "\"90s\""],
+    );
+    assert_rejected(
+        "[activation]\ndeadline = \"40m\"\n",
+        &["activation.deadline", "between 1s and 25m"],
+    );
 }
 
 #[test]
 fn bad_tags_and_addresses() {
-    assert_rejected("[activation.tags]\n\"aws:x\" = \"y\"\n", &["activation.tags", "reserved"]);
-    assert_rejected("[agent]\naddress = \"http://10.0.0.1:80\"\n", &["agent.address", "no scheme, no port"]);
-    assert_rejected("[health]\nlisten = \"localhost\"\n", &["health.listen", "IP:PORT"]);
-    assert_rejected("[agent]\nactivation_port = 70000\n", &["agent.activation_port", "1-65535"]);
+    assert_rejected(
+        "[activation.tags]\n\"aws:x\" = \"y\"\n",
+        &["activation.tags", "reserved"],
+    );
+    assert_rejected(
+        "[agent]\naddress = \"http://10.0.0.1:80\"\n",
+        &["agent.address", "no scheme, no port"],
+    );
+    assert_rejected(
+        "[health]\nlisten = \"localhost\"\n",
+        &["health.listen", "IP:PORT"],
+    );
+    assert_rejected(
+        "[agent]\nactivation_port = 70000\n",
+        &["agent.activation_port", "1-65535"],
+    );
 }
 
 #[test]
 fn unreadable_file_is_named() {
     let (code, stderr, dir) = check_with("");
-    assert_ne!(code, 2, "a valid configuration is not a usage error: {stderr}");
+    assert_ne!(
+        code, 2,
+        "a valid configuration is not a usage error: {stderr}"
+    );
     let missing = dir.path().join("nope/config.toml");
-    let out = Command::new(BIN).args(["check", "--config"]).arg(&missing).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&missing)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(&format!("failed to read {}", missing.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("failed to read {}", missing.display())),
+        "{stderr}"
+    );
     // A directory where a file should be: reading it fails, and the error names it.
     let as_dir = dir.path().join("config.d/60-dir.toml");
     std::fs::create_dir(&as_dir).unwrap();
-    let out = Command::new(BIN).args(["check", "--config"]).arg(dir.path().join("config.toml")).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(dir.path().join("config.toml"))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("60-dir.toml"), "{stderr}");
@@ -104,7 +165,11 @@ fn missing_required_key_for_activation() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
     std::fs::write(&cfg, "[endpoint]\nregion = \"us-east-1\"\n").unwrap();
-    let out = Command::new(BIN).args(["fetch-key", "--config"]).arg(&cfg).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["fetch-key", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("agent.address is not set in"), "{stderr}");

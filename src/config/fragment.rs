@@ -199,13 +199,20 @@ struct FileText<'a> {
 impl FileText<'_> {
     fn origin(&self, offset: usize) -> Origin {
         let (line, column) = line_column(self.text, offset);
-        Origin { file: self.path.clone(), line, column }
+        Origin {
+            file: self.path.clone(),
+            line,
+            column,
+        }
     }
 
     fn take<T>(&self, dst: &mut Option<Sourced<T>>, src: Option<Spanned<T>>) {
         if let Some(v) = src {
             let origin = self.origin(v.span().start);
-            *dst = Some(Sourced { value: v.into_inner(), origin });
+            *dst = Some(Sourced {
+                value: v.into_inner(),
+                origin,
+            });
         }
     }
 }
@@ -242,18 +249,29 @@ pub fn parse(path: &Path, text: &str) -> Result<Fragment, ConfigError> {
     toml::from_str(text).map_err(|e| {
         let start = e.span().map_or(0, |s| s.start);
         let (line, column) = e.span().map_or((0, 0), |_| line_column(text, start));
-        let mut message = e.message().trim().replace("expected i64", "expected an integer");
+        let mut message = e
+            .message()
+            .trim()
+            .replace("expected i64", "expected an integer");
         if let Some(key) = e.span().and_then(|_| key_at(text, start)) {
             message = format!("{key}: {message}");
         }
-        ConfigError::Parse { path: path.to_path_buf(), line, column, message }
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+        }
     })
 }
 
 impl Merged {
     /// Applies one parsed fragment on top of what was merged so far.
     pub fn apply(&mut self, path: &Path, text: &str, f: Fragment) {
-        let ft = FileText { path: Arc::new(path.to_path_buf()), text };
+        let ft = FileText {
+            path: Arc::new(path.to_path_buf()),
+            text,
+        };
         if let Some(a) = f.agent {
             ft.take(&mut self.agent_address, a.address);
             ft.take(&mut self.agent_name, a.name);
@@ -326,7 +344,11 @@ mod tests {
 
     #[test]
     fn type_errors_name_the_dotted_key() {
-        let err = parse(Path::new("/x.toml"), "[agent]\nname = \"a\"\nactivation_port = \"80\"\n").unwrap_err();
+        let err = parse(
+            Path::new("/x.toml"),
+            "[agent]\nname = \"a\"\nactivation_port = \"80\"\n",
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "/x.toml:3:19: agent.activation_port: invalid type: string \"80\", expected an integer"

@@ -97,7 +97,12 @@ pub fn files(main: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     match std::fs::metadata(main) {
         Ok(_) => out.push(main.to_path_buf()),
         Err(e) if e.kind() == io::ErrorKind::NotFound && !fragments.is_empty() => {}
-        Err(source) => return Err(ConfigError::Read { path: main.to_path_buf(), source }),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: main.to_path_buf(),
+                source,
+            });
+        }
     }
     out.extend(fragments);
     Ok(out)
@@ -108,12 +113,18 @@ pub fn load(main: &Path) -> Result<Settings, ConfigError> {
     let files = files(main)?;
     let mut merged = Merged::default();
     for path in &files {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
         let fragment = fragment::parse(path, &text)?;
         merged.apply(path, &text, fragment);
     }
-    let names = files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+    let names = files
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     Settings::validate(merged, names)
 }
 

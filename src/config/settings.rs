@@ -156,7 +156,12 @@ pub struct ActivationTarget {
 }
 
 fn invalid<T>(s: &Sourced<T>, key: &'static str, value: String, problem: String) -> ConfigError {
-    ConfigError::Invalid { origin: s.origin.clone(), key, value, problem }
+    ConfigError::Invalid {
+        origin: s.origin.clone(),
+        key,
+        value,
+        problem,
+    }
 }
 
 /// Validates an optional string key with `f`.
@@ -165,7 +170,8 @@ fn opt<T>(
     key: &'static str,
     f: impl Fn(&str) -> Result<T, String>,
 ) -> Result<Option<T>, ConfigError> {
-    src.map(|s| f(&s.value).map_err(|p| invalid(&s, key, format!("{:?}", s.value), p))).transpose()
+    src.map(|s| f(&s.value).map_err(|p| invalid(&s, key, format!("{:?}", s.value), p)))
+        .transpose()
 }
 
 fn duration(
@@ -204,23 +210,31 @@ fn exactly_one<T>(
                 &s,
                 key,
                 format!("{v:?}"),
-                format!("CreateAgent takes exactly one; got {}. Keep one ARN", v.len()),
+                format!(
+                    "CreateAgent takes exactly one; got {}. Keep one ARN",
+                    v.len()
+                ),
             ));
         }
     };
-    parse(&one).map(Some).map_err(|p| invalid(&s, key, format!("{one:?}"), p))
+    parse(&one)
+        .map(Some)
+        .map_err(|p| invalid(&s, key, format!("{one:?}"), p))
 }
 
 fn host(v: &str) -> Result<String, String> {
     let ok = !v.is_empty()
         && v.len() <= 253
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
-    if ok && v.parse::<std::net::IpAddr>().is_ok() || ok && !v.contains(':') {
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+    if ok && (v.parse::<std::net::IpAddr>().is_ok() || !v.contains(':')) {
         Ok(v.to_string())
     } else {
-        Err("expected a host name or IP address only (no scheme, no port: the port is \
+        Err(
+            "expected a host name or IP address only (no scheme, no port: the port is \
              agent.activation_port)"
-            .into())
+                .into(),
+        )
     }
 }
 
@@ -238,7 +252,13 @@ fn default_agent_name() -> AgentName {
     let clean: String = host
         .trim()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "+=._:@/-".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=._:@/-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(256)
         .collect();
     AgentName::parse(&clean).unwrap_or_else(|_| AgentName::parse("datasync-warden").expect("valid"))
@@ -247,14 +267,25 @@ fn default_agent_name() -> AgentName {
 impl Settings {
     /// Validates merged keys; `files` names the files read, for "missing key" errors.
     pub fn validate(m: Merged, files: String) -> Result<Settings, ConfigError> {
-        let missing = |key, why| ConfigError::Missing { key, files: files.clone(), why };
+        let missing = |key, why| ConfigError::Missing {
+            key,
+            files: files.clone(),
+            why,
+        };
         let region = opt(m.endpoint_region, "endpoint.region", Region::parse)?
             .ok_or_else(|| missing("endpoint.region", "every DataSync call needs the Region"))?;
         let port = m.agent_activation_port.map(|s| {
             u16::try_from(s.value)
                 .ok()
                 .filter(|p| *p > 0)
-                .ok_or_else(|| invalid(&s, "agent.activation_port", s.value.to_string(), "expected a TCP port 1-65535".into()))
+                .ok_or_else(|| {
+                    invalid(
+                        &s,
+                        "agent.activation_port",
+                        s.value.to_string(),
+                        "expected a TCP port 1-65535".into(),
+                    )
+                })
         });
         let in_region = |arn: &str| match arn_region(arn) {
             Some(r) if r != region.as_str() => Err(format!(
@@ -266,10 +297,11 @@ impl Settings {
         let subnet_arn = exactly_one(m.endpoint_subnet_arn, "endpoint.subnet_arn", |v| {
             SubnetArn::parse(v).and_then(|a| in_region(v).map(|()| a))
         })?;
-        let security_group_arn =
-            exactly_one(m.endpoint_security_group_arn, "endpoint.security_group_arn", |v| {
-                SecurityGroupArn::parse(v).and_then(|a| in_region(v).map(|()| a))
-            })?;
+        let security_group_arn = exactly_one(
+            m.endpoint_security_group_arn,
+            "endpoint.security_group_arn",
+            |v| SecurityGroupArn::parse(v).and_then(|a| in_region(v).map(|()| a)),
+        )?;
         let tags = m
             .activation_tags
             .iter()
@@ -290,25 +322,44 @@ impl Settings {
             .collect::<Result<Vec<_>, ConfigError>>()?;
         if tags.len() > MAX_USER_TAGS {
             let (_, first) = m.activation_tags.iter().next().expect("non-empty");
-            return Err(invalid(first, "activation.tags", format!("{} tags", tags.len()), format!("at most {MAX_USER_TAGS} tags (DataSync allows 50, one is the activation token)")));
+            return Err(invalid(
+                first,
+                "activation.tags",
+                format!("{} tags", tags.len()),
+                format!(
+                    "at most {MAX_USER_TAGS} tags (DataSync allows 50, one is the activation token)"
+                ),
+            ));
         }
         let offline_after = m.monitor_offline_after.map(|s| {
             u32::try_from(s.value)
                 .ok()
                 .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| invalid(&s, "monitor.offline_after", s.value.to_string(), "expected a count from 1 to 1000".into()))
+                .ok_or_else(|| {
+                    invalid(
+                        &s,
+                        "monitor.offline_after",
+                        s.value.to_string(),
+                        "expected a count from 1 to 1000".into(),
+                    )
+                })
         });
         let secs = Duration::from_secs;
         Ok(Settings {
             agent: AgentSettings {
                 address: opt(m.agent_address, "agent.address", host)?,
-                name: opt(m.agent_name, "agent.name", AgentName::parse)?.unwrap_or_else(default_agent_name),
+                name: opt(m.agent_name, "agent.name", AgentName::parse)?
+                    .unwrap_or_else(default_agent_name),
                 activation_port: port.transpose()?.unwrap_or(DEFAULT_ACTIVATION_PORT),
                 arn: opt(m.agent_arn, "agent.arn", AgentArn::parse)?,
             },
             endpoint: EndpointSettings {
                 region,
-                vpc_endpoint_id: opt(m.endpoint_vpc_endpoint_id, "endpoint.vpc_endpoint_id", VpcEndpointId::parse)?,
+                vpc_endpoint_id: opt(
+                    m.endpoint_vpc_endpoint_id,
+                    "endpoint.vpc_endpoint_id",
+                    VpcEndpointId::parse,
+                )?,
                 ip: opt(m.endpoint_ip, "endpoint.ip", |v| {
                     v.parse::<Ipv4Addr>().map_err(|_| "expected an IPv4 address such as \"172.16.1.10\" (PrivateLink endpoints are IPv4)".into())
                 })?,
@@ -317,37 +368,73 @@ impl Settings {
             },
             aws: AwsSettings {
                 profile: opt(m.aws_profile, "aws.profile", |v| {
-                    if v.is_empty() { Err("expected a profile name".into()) } else { Ok(v.to_string()) }
+                    if v.is_empty() {
+                        Err("expected a profile name".into())
+                    } else {
+                        Ok(v.to_string())
+                    }
                 })?,
                 role_arn: opt(m.aws_role_arn, "aws.role_arn", RoleArn::parse)?,
                 external_id: opt(m.aws_external_id, "aws.external_id", ExternalId::parse)?,
                 endpoint_url: opt(m.aws_endpoint_url, "aws.endpoint_url", http_url)?,
             },
             activation: ActivationSettings {
-                deadline: duration(m.activation_deadline, "activation.deadline", DEFAULT_ACTIVATION_DEADLINE, (secs(1), MAX_ACTIVATION_DEADLINE))?,
-                request_timeout: duration(m.activation_request_timeout, "activation.request_timeout", DEFAULT_REQUEST_TIMEOUT, (Duration::from_millis(100), secs(120)))?,
+                deadline: duration(
+                    m.activation_deadline,
+                    "activation.deadline",
+                    DEFAULT_ACTIVATION_DEADLINE,
+                    (secs(1), MAX_ACTIVATION_DEADLINE),
+                )?,
+                request_timeout: duration(
+                    m.activation_request_timeout,
+                    "activation.request_timeout",
+                    DEFAULT_REQUEST_TIMEOUT,
+                    (Duration::from_millis(100), secs(120)),
+                )?,
                 tags,
             },
             checks: ChecksSettings {
-                timeout: duration(m.checks_timeout, "checks.timeout", DEFAULT_CHECK_TIMEOUT, (Duration::from_millis(10), secs(60)))?,
+                timeout: duration(
+                    m.checks_timeout,
+                    "checks.timeout",
+                    DEFAULT_CHECK_TIMEOUT,
+                    (Duration::from_millis(10), secs(60)),
+                )?,
                 control_ports: m.checks_control_ports.is_some_and(|s| s.value),
                 support_port: m.checks_support_port.is_some_and(|s| s.value),
             },
             monitor: MonitorSettings {
-                interval: duration(m.monitor_interval, "monitor.interval", DEFAULT_MONITOR_INTERVAL, (secs(1), secs(3600)))?,
+                interval: duration(
+                    m.monitor_interval,
+                    "monitor.interval",
+                    DEFAULT_MONITOR_INTERVAL,
+                    (secs(1), secs(3600)),
+                )?,
                 offline_after: offline_after.transpose()?.unwrap_or(DEFAULT_OFFLINE_AFTER),
-                realert_every: duration(m.monitor_realert_every, "monitor.realert_every", DEFAULT_REALERT_EVERY, (secs(1), secs(7 * 24 * 3600)))?,
+                realert_every: duration(
+                    m.monitor_realert_every,
+                    "monitor.realert_every",
+                    DEFAULT_REALERT_EVERY,
+                    (secs(1), secs(7 * 24 * 3600)),
+                )?,
             },
-            alerts: AlertsSettings { webhook: opt(m.alerts_webhook, "alerts.webhook", http_url)? },
+            alerts: AlertsSettings {
+                webhook: opt(m.alerts_webhook, "alerts.webhook", http_url)?,
+            },
             health: HealthSettings {
                 listen: opt(m.health_listen, "health.listen", |v| {
-                    v.parse::<SocketAddr>().map_err(|_| "expected IP:PORT such as \"127.0.0.1:9417\"".into())
+                    v.parse::<SocketAddr>()
+                        .map_err(|_| "expected IP:PORT such as \"127.0.0.1:9417\"".into())
                 })?
                 .unwrap_or_else(|| DEFAULT_HEALTH_LISTEN.parse().expect("valid default")),
             },
             state: StateSettings {
                 dir: opt(m.state_dir, "state.dir", |v| {
-                    if v.starts_with('/') { Ok(PathBuf::from(v)) } else { Err("expected an absolute path".into()) }
+                    if v.starts_with('/') {
+                        Ok(PathBuf::from(v))
+                    } else {
+                        Err("expected an absolute path".into())
+                    }
                 })?
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
             },
@@ -357,17 +444,43 @@ impl Settings {
 
     /// The keys activation needs, or which one is missing.
     pub fn activation_target(&self) -> Result<ActivationTarget, ConfigError> {
-        let missing = |key, why| ConfigError::Missing { key, files: self.files.clone(), why };
+        let missing = |key, why| ConfigError::Missing {
+            key,
+            files: self.files.clone(),
+            why,
+        };
         let e = &self.endpoint;
         Ok(ActivationTarget {
-            agent_address: self.agent.address.clone().ok_or_else(|| missing("agent.address", "the activation key is fetched from the agent's address"))?,
+            agent_address: self.agent.address.clone().ok_or_else(|| {
+                missing(
+                    "agent.address",
+                    "the activation key is fetched from the agent's address",
+                )
+            })?,
             agent_port: self.agent.activation_port,
             agent_name: self.agent.name.clone(),
             region: e.region.clone(),
-            vpc_endpoint_id: e.vpc_endpoint_id.clone().ok_or_else(|| missing("endpoint.vpc_endpoint_id", "private activation needs the DataSync interface endpoint"))?,
-            endpoint_ip: e.ip.ok_or_else(|| missing("endpoint.ip", "the agent is told which endpoint IP to reach (privateLinkEndpoint)"))?,
-            subnet_arn: e.subnet_arn.clone().ok_or_else(|| missing("endpoint.subnet_arn", "CreateAgent needs one subnet ARN"))?,
-            security_group_arn: e.security_group_arn.clone().ok_or_else(|| missing("endpoint.security_group_arn", "CreateAgent needs one security-group ARN"))?,
+            vpc_endpoint_id: e.vpc_endpoint_id.clone().ok_or_else(|| {
+                missing(
+                    "endpoint.vpc_endpoint_id",
+                    "private activation needs the DataSync interface endpoint",
+                )
+            })?,
+            endpoint_ip: e.ip.ok_or_else(|| {
+                missing(
+                    "endpoint.ip",
+                    "the agent is told which endpoint IP to reach (privateLinkEndpoint)",
+                )
+            })?,
+            subnet_arn: e.subnet_arn.clone().ok_or_else(|| {
+                missing("endpoint.subnet_arn", "CreateAgent needs one subnet ARN")
+            })?,
+            security_group_arn: e.security_group_arn.clone().ok_or_else(|| {
+                missing(
+                    "endpoint.security_group_arn",
+                    "CreateAgent needs one security-group ARN",
+                )
+            })?,
         })
     }
 }

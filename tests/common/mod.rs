@@ -28,7 +28,9 @@ impl Harness {
 
     /// A harness whose configuration gets `extra` as `config.d/50-test.toml`.
     pub async fn with_fragment(extra: &str) -> Harness {
-        let sim = Simulator::start(SimConfig::default()).await.expect("simulator starts");
+        let sim = Simulator::start(SimConfig::default())
+            .await
+            .expect("simulator starts");
         let dir = tempfile::tempdir().unwrap();
         let h = Harness { sim, dir };
         let config = format!(
@@ -95,10 +97,16 @@ dir = "{state}"
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
             .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-            .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            )
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("no-aws-credentials"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.dir.path().join("no-aws-credentials"),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -136,14 +144,26 @@ impl From<Output> for Run {
 
 impl Run {
     pub fn assert_ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     pub fn assert_failed_with(&self, code: i32, needles: &[&str]) -> &Self {
-        assert_eq!(self.code, code, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         for n in needles {
-            assert!(self.stderr.contains(n), "missing {n:?} in stderr:\n{}", self.stderr);
+            assert!(
+                self.stderr.contains(n),
+                "missing {n:?} in stderr:\n{}",
+                self.stderr
+            );
         }
         assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
         self
