@@ -231,8 +231,11 @@ impl Activator {
 
     /// Runs the port checks; required failures stop activation.
     async fn preflight(&self, interrupted: bool) -> Result<(), ActivationError> {
-        let probes =
-            probe::probe_all(probe::targets(&self.settings), self.settings.checks.timeout).await;
+        let probes = probe::probe_all(
+            probe::targets(&self.settings, false),
+            self.settings.checks.timeout,
+        )
+        .await;
         let failed: Vec<Probe> = probes.into_iter().filter(Probe::failed_required).collect();
         if failed.is_empty() {
             Ok(())

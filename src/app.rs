@@ -10,7 +10,8 @@ use crate::activation_key::{ActivationKey, KeyClient, KeyError, KeyRequest};
 use crate::cli::{Cli, Command, Format};
 use crate::config::{self, ConfigError, Settings};
 use crate::control_plane::{AwsError, ControlPlane};
-use crate::state::{self, StateError, StateStore};
+use crate::ids::AgentArn;
+use crate::state::{self, Loaded, Record, StateError, StateStore};
 use crate::{aws, probe, report};
 
 /// Exit status: a check or an operation failed.
@@ -42,15 +43,36 @@ pub struct BadKey;
 pub struct NotYet;
 
 async fn check(settings: &Settings, format: Format) -> Result<ExitCode> {
-    let probes = probe::probe_all(probe::targets(settings), settings.checks.timeout).await;
+    let activated = activated_agent(settings)?;
+    let arn = activated.as_ref().map(|a| a.as_str());
+    let probes = probe::probe_all(
+        probe::targets(settings, arn.is_some()),
+        settings.checks.timeout,
+    )
+    .await;
     match format {
-        Format::Text => print!("{}", report::checks_text(&probes)),
-        Format::Json => println!("{}", report::checks_json(&probes)),
+        Format::Text => print!("{}", report::checks_text(&probes, arn)),
+        Format::Json => println!("{}", report::checks_json(&probes, arn)),
     }
     Ok(if report::all_ok(&probes) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)
+    })
+}
+
+/// The agent this host activated (trusted state file) or monitors (`agent.arn`).
+fn activated_agent(settings: &Settings) -> Result<Option<AgentArn>> {
+    if let Some(arn) = &settings.agent.arn {
+        return Ok(Some(arn.clone()));
+    }
+    let store = StateStore::new(&settings.state.dir, state::machine_id()?);
+    Ok(match store.load()? {
+        Loaded::Mine(file) => match file.record {
+            Record::Activated { agent_arn, .. } => Some(agent_arn),
+            Record::Activating { .. } => None,
+        },
+        Loaded::Absent | Loaded::Foreign { .. } => None,
     })
 }
 

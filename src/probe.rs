@@ -74,10 +74,12 @@ impl Probe {
     }
 }
 
-/// The probes `check` and activation run, from the configuration.
-pub fn targets(settings: &Settings) -> Vec<Target> {
+/// The probes `check` and activation run, from the configuration. Once the agent is
+/// `activated`, its activation port is closed by design and is not probed.
+pub fn targets(settings: &Settings, activated: bool) -> Vec<Target> {
     let mut out = Vec::new();
-    if settings.agent.arn.is_none()
+    if !activated
+        && settings.agent.arn.is_none()
         && let Some(addr) = &settings.agent.address
     {
         out.push(Target {

@@ -13,6 +13,8 @@ pub const CHECK_SCHEMA: u32 = 1;
 struct CheckReport<'a> {
     schema: u32,
     ok: bool,
+    /// The activated agent, when the state file or `agent.arn` names one.
+    agent_arn: Option<&'a str>,
     checks: &'a [Probe],
 }
 
@@ -22,17 +24,18 @@ pub fn all_ok(probes: &[Probe]) -> bool {
 }
 
 /// `check --format json`.
-pub fn checks_json(probes: &[Probe]) -> String {
+pub fn checks_json(probes: &[Probe], agent_arn: Option<&str>) -> String {
     serde_json::to_string_pretty(&CheckReport {
         schema: CHECK_SCHEMA,
         ok: all_ok(probes),
+        agent_arn,
         checks: probes,
     })
     .expect("report serializes")
 }
 
 /// `check --format text`: consecutive ports of one check with the same outcome share a row.
-pub fn checks_text(probes: &[Probe]) -> String {
+pub fn checks_text(probes: &[Probe], agent_arn: Option<&str>) -> String {
     let mut rows: Vec<[String; 5]> = Vec::new();
     let mut i = 0;
     while i < probes.len() {
@@ -81,8 +84,15 @@ pub fn checks_text(probes: &[Probe]) -> String {
     }
     let w = |k: usize| rows.iter().map(|r| r[k].len()).max().unwrap_or(0);
     let (w0, w1, w2, w3) = (w(0).max(10), w(1).max(6), w(2).max(7), w(3).max(4));
-    let mut out = format!(
-        "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  HINT\n",
+    let mut out = match agent_arn {
+        Some(arn) => format!(
+            "agent {arn} is activated: its activation port is closed by design, not checked\n\n"
+        ),
+        None => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  HINT",
         "CHECK", "TARGET", "RESULT", "TIME"
     );
     for r in &rows {
