@@ -21,3 +21,5 @@ pub mod logging;
 pub mod probe;
 pub mod report;
 pub mod state;
+pub mod monitor;
+pub mod status;

@@ -1,0 +1,165 @@
+//! The monitoring state machine: DescribeAgent observations in, alert events out.
+//!
+//! Pure logic with the clock passed in, so every transition is tested without waiting. An agent
+//! is declared OFFLINE only after `offline_after` consecutive OFFLINE observations (DataSync
+//! itself only reports OFFLINE after 5 minutes without contact; one more poll rules out a
+//! transient). API errors are not OFFLINE: they are counted, and alerted on only when they
+//! persist.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::control_plane::{AgentInfo, AwsError};
+
+/// Consecutive failed polls before an `api_errors` alert: three polls (3 min at the default
+/// interval) rule out a blip while still catching expired credentials within minutes.
+pub const API_ERRORS_ALERT_AFTER: u32 = 3;
+
+/// What happened, worth telling a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// The agent went OFFLINE.
+    Offline,
+    /// The agent is still OFFLINE (every `realert_every`).
+    StillOffline,
+    /// The agent is back ONLINE.
+    Recovered,
+    /// DescribeAgent keeps failing.
+    ApiErrors,
+    /// DescribeAgent works again.
+    ApiRecovered,
+    /// DataSync says the agent does not exist.
+    AgentMissing,
+}
+
+impl EventKind {
+    /// Every kind, for metrics that list them all.
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Offline,
+        EventKind::StillOffline,
+        EventKind::Recovered,
+        EventKind::ApiErrors,
+        EventKind::ApiRecovered,
+        EventKind::AgentMissing,
+    ];
+
+    /// Stable name: webhook `event` field and metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Offline => "offline",
+            EventKind::StillOffline => "still_offline",
+            EventKind::Recovered => "recovered",
+            EventKind::ApiErrors => "api_errors",
+            EventKind::ApiRecovered => "api_recovered",
+            EventKind::AgentMissing => "agent_missing",
+        }
+    }
+}
+
+/// One event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// What.
+    pub kind: EventKind,
+    /// Since when the agent is OFFLINE (offline events).
+    pub since: Option<SystemTime>,
+    /// How long the outage lasted (recovered).
+    pub outage: Option<Duration>,
+    /// Human detail (error text for API events).
+    pub detail: String,
+}
+
+impl Event {
+    fn new(kind: EventKind) -> Self {
+        Event { kind, since: None, outage: None, detail: String::new() }
+    }
+}
+
+/// Thresholds, from `[monitor]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    /// `monitor.offline_after`.
+    pub offline_after: u32,
+    /// `monitor.realert_every`.
+    pub realert_every: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Outage {
+    since: SystemTime,
+    last_alert: Instant,
+}
+
+/// The state machine.
+#[derive(Debug, Default)]
+pub struct Monitor {
+    offline_polls: u32,
+    outage: Option<Outage>,
+    failed_polls: u32,
+    api_alerted: bool,
+}
+
+impl Monitor {
+    /// Whether the agent is declared OFFLINE, and since when.
+    pub fn offline_since(&self) -> Option<SystemTime> {
+        self.outage.map(|o| o.since)
+    }
+
+    /// Feeds one DescribeAgent result; `now` is monotonic, `wall` is the wall clock.
+    pub fn observe(
+        &mut self,
+        result: Result<&AgentInfo, &AwsError>,
+        t: Thresholds,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Vec<Event> {
+        let mut events = Vec::new();
+        let info = match result {
+            Ok(info) => info,
+            Err(e) => {
+                self.failed_polls += 1;
+                let missing = matches!(e, AwsError::NotFound { .. });
+                if !self.api_alerted && (missing || self.failed_polls >= API_ERRORS_ALERT_AFTER) {
+                    self.api_alerted = true;
+                    let kind = if missing { EventKind::AgentMissing } else { EventKind::ApiErrors };
+                    events.push(Event { detail: format!("{e} ({} failed poll(s) in a row)", self.failed_polls), ..Event::new(kind) });
+                }
+                return events;
+            }
+        };
+        if std::mem::take(&mut self.api_alerted) {
+            events.push(Event { detail: format!("DescribeAgent works again after {} failed poll(s)", self.failed_polls), ..Event::new(EventKind::ApiRecovered) });
+        }
+        self.failed_polls = 0;
+        match info.status.as_str() {
+            "OFFLINE" => {
+                self.offline_polls += 1;
+                match &mut self.outage {
+                    None if self.offline_polls >= t.offline_after => {
+                        let since = info.last_connection_time.unwrap_or(wall);
+                        self.outage = Some(Outage { since, last_alert: now });
+                        events.push(Event { since: Some(since), ..Event::new(EventKind::Offline) });
+                    }
+                    Some(o) if now.duration_since(o.last_alert) >= t.realert_every => {
+                        o.last_alert = now;
+                        let outage = wall.duration_since(o.since).ok();
+                        events.push(Event { since: Some(o.since), outage, ..Event::new(EventKind::StillOffline) });
+                    }
+                    _ => {}
+                }
+            }
+            "ONLINE" => {
+                self.offline_polls = 0;
+                if let Some(o) = self.outage.take() {
+                    let outage = wall.duration_since(o.since).unwrap_or_default();
+                    events.push(Event { since: Some(o.since), outage: Some(outage), ..Event::new(EventKind::Recovered) });
+                }
+            }
+            // An unknown status is neither evidence of an outage nor of recovery.
+            _ => {}
+        }
+        events
+    }
+}
+
+#[cfg(test)]
+mod tests;
