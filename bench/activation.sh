@@ -27,11 +27,8 @@ ARN_RE='arn:aws:datasync:us-east-1:[0-9]{12}:agent/agent-[0-9a-f]{17}'
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-activation.XXXXXX")
 SIM_PID=
 stop_sim() {
-  if [[ -n $SIM_PID ]]; then
-    kill "$SIM_PID" 2>/dev/null || true
-    wait "$SIM_PID" 2>/dev/null || true
-    SIM_PID=
-  fi
+  [[ -z $SIM_PID ]] || { kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; }
+  SIM_PID=
 }
 trap 'stop_sim; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM # route signals through the EXIT trap
@@ -121,7 +118,7 @@ run_manual() {
 # --- header ----------------------------------------------------------------------------
 model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
 echo "machine:  $(nproc) CPUs, ${model:-unknown CPU}, $(uname -sr)"
-echo "tools:    $("$WARDEN" --version); $("$AWS" --version 2>&1); $(curl --version | head -1)"
+echo "tools:    $("$WARDEN" --version) | $("$AWS" --version 2>&1) | $(curl --version | head -1 | cut -d' ' -f1-3)"
 echo "command:  bench/activation.sh -n $N   (fresh datasync-sim per run, start-up not timed)"
 echo "  warden: $WARDEN activate --config CONFIG"
 echo "  manual: curl -s -G --data-urlencode activationRegion=us-east-1 --data-urlencode gatewayType=SYNC" \

@@ -4,12 +4,16 @@
 //! persisted, and the token travels as a tag. A run that finds such a record looks for the
 //! agent carrying the token and adopts it instead of activating again.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::activation_key::{ActivationKey, KeyClient, KeyError, KeyRequest};
 use crate::config::{ActivationTarget, ConfigError, Settings, TOKEN_TAG_KEY};
 use crate::control_plane::{AgentInfo, AwsError, ControlPlane};
 use crate::ids::AgentArn;
 use crate::probe::{self, Probe};
 use crate::state::{self, Loaded, Record, StateError, StateStore};
+use crate::status::Phase;
 
 /// How activation ended.
 #[derive(Debug)]
@@ -115,13 +119,35 @@ impl ActivationError {
     }
 }
 
-/// Runs activation against injected peers.
+/// Progress reports, for the daemon's phase, STATUS= line and check metrics.
 #[derive(Debug)]
+pub enum Progress<'a> {
+    /// Entering a phase; the text is for `systemctl status`.
+    Phase(Phase, String),
+    /// Port checks finished.
+    Probes(&'a [Probe]),
+    /// A key attempt failed; the next one follows after the wait.
+    KeyRetry(&'a KeyError, Duration),
+}
+
+/// Receives [`Progress`] reports.
+pub type ProgressFn = Arc<dyn Fn(Progress<'_>) + Send + Sync>;
+
+/// Runs activation against injected peers.
 pub struct Activator {
     settings: Settings,
     store: StateStore,
     keys: KeyClient,
     api: ControlPlane,
+    progress: ProgressFn,
+}
+
+impl std::fmt::Debug for Activator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Activator")
+            .field("state", &self.store.path())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Activator {
@@ -133,7 +159,28 @@ impl Activator {
             store,
             keys,
             api,
+            progress: Arc::new(|_| {}),
         }
+    }
+
+    /// Reports progress to `f`.
+    pub fn with_progress(mut self, f: ProgressFn) -> Self {
+        self.progress = f;
+        self
+    }
+
+    /// The agent already known without any AWS call: `agent.arn`, or a trusted activated state.
+    pub async fn known_agent(&self) -> Result<Option<AgentArn>, ActivationError> {
+        if let Some(arn) = &self.settings.agent.arn {
+            return Ok(Some(arn.clone()));
+        }
+        Ok(match self.load().await? {
+            Loaded::Mine(file) => match file.record {
+                Record::Activated { agent_arn, .. } => Some(agent_arn),
+                Record::Activating { .. } => None,
+            },
+            Loaded::Absent | Loaded::Foreign { .. } => None,
+        })
     }
 
     /// Activates once; idempotent across runs and crashes. With `supplied`, a key obtained
@@ -192,15 +239,26 @@ impl Activator {
         let key = match supplied {
             Some(key) => key,
             None => {
+                let addr = format!("{}:{}", req.agent, req.port);
+                (self.progress)(Progress::Phase(
+                    Phase::FetchingKey,
+                    format!("fetching the activation key from {addr}"),
+                ));
+                let on_retry =
+                    |e: &KeyError, wait: Duration| (self.progress)(Progress::KeyRetry(e, wait));
                 self.keys
-                    .fetch(&req, self.settings.activation.deadline)
+                    .fetch_reporting(&req, self.settings.activation.deadline, &on_retry)
                     .await?
             }
         };
-        log::info!(
-            "got activation key {key}; calling CreateAgent in {}",
-            target.region
-        );
+        (self.progress)(Progress::Phase(
+            Phase::Activating,
+            format!(
+                "calling CreateAgent in {} through {}",
+                target.region, target.vpc_endpoint_id
+            ),
+        ));
+        log::debug!("using activation key {key}");
         let tags = &self.settings.activation.tags;
         let arn = match self
             .api
@@ -231,11 +289,19 @@ impl Activator {
 
     /// Runs the port checks; required failures stop activation.
     async fn preflight(&self, interrupted: bool) -> Result<(), ActivationError> {
-        let probes = probe::probe_all(
-            probe::targets(&self.settings, false),
-            self.settings.checks.timeout,
-        )
-        .await;
+        let targets = probe::targets(&self.settings, false);
+        let what: Vec<String> = targets
+            .iter()
+            .take(2)
+            .map(|t| format!("{}:{}", t.host, t.port))
+            .collect();
+        let more = if targets.len() > 2 { ", …" } else { "" };
+        (self.progress)(Progress::Phase(
+            Phase::Preflight,
+            format!("checking ports {}{more}", what.join(", ")),
+        ));
+        let probes = probe::probe_all(targets, self.settings.checks.timeout).await;
+        (self.progress)(Progress::Probes(&probes));
         let failed: Vec<Probe> = probes.into_iter().filter(Probe::failed_required).collect();
         if failed.is_empty() {
             Ok(())

@@ -293,6 +293,16 @@ impl KeyClient {
         req: &KeyRequest,
         deadline: Duration,
     ) -> Result<ActivationKey, KeyError> {
+        self.fetch_reporting(req, deadline, &|_, _| {}).await
+    }
+
+    /// [`KeyClient::fetch`], calling `on_retry` with each failure and the wait before the next try.
+    pub async fn fetch_reporting(
+        &self,
+        req: &KeyRequest,
+        deadline: Duration,
+        on_retry: &(dyn Fn(&KeyError, Duration) + Sync),
+    ) -> Result<ActivationKey, KeyError> {
         let started = Instant::now();
         let backoff = backoff::ExponentialBackoff {
             initial_interval: BACKOFF_INITIAL,
@@ -319,6 +329,7 @@ impl KeyClient {
             })
         };
         let notify = |e: KeyError, wait: Duration| {
+            on_retry(&e, wait);
             log::warn!(
                 "activation key attempt {} failed [{}]: {e}; retry in {}",
                 attempts.load(Ordering::Relaxed),

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::activate::{Activation, ActivationError, Activator};
+use std::sync::Arc;
+
+use crate::activate::{Activation, ActivationError, Activator, Progress};
 use crate::activation_key::{ActivationKey, KeyClient, KeyError, KeyRequest};
 use crate::cli::{Cli, Command, Format};
 use crate::config::{self, ConfigError, Settings};
@@ -26,7 +28,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check { format } => check(&settings, format).await,
         Command::FetchKey => fetch_key(&settings).await,
         Command::Activate { activation_key } => activate(settings, activation_key).await,
-        Command::Run | Command::Status { .. } => Err(NotYet.into()),
+        Command::Run => crate::daemon::run(cli.config, settings)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Status { format } => status(&settings, format).await,
     }
 }
 
@@ -36,11 +41,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     "--activation-key: expected five groups of five upper-case letters or digits, e.g. ABCDE-12345-FGHIJ-67890-KLMNO"
 )]
 pub struct BadKey;
-
-/// `run` and `status` arrive with the daemon.
-#[derive(Debug, thiserror::Error)]
-#[error("this subcommand is not available yet in this build")]
-pub struct NotYet;
 
 async fn check(settings: &Settings, format: Format) -> Result<ExitCode> {
     let activated = activated_agent(settings)?;
@@ -76,6 +76,55 @@ fn activated_agent(settings: &Settings) -> Result<Option<AgentArn>> {
     })
 }
 
+/// `status`: the running daemon's view, else the state file plus one DescribeAgent.
+async fn status(settings: &Settings, format: Format) -> Result<ExitCode> {
+    let mut report = match crate::health::fetch_status(settings.health.listen).await {
+        Ok(mut v) => {
+            v["source"] = "daemon".into();
+            v
+        }
+        Err(why) => {
+            log::debug!("no daemon answering on {}: {why}", settings.health.listen);
+            offline_status(settings).await?
+        }
+    };
+    if report
+        .get("agent_arn")
+        .is_none_or(serde_json::Value::is_null)
+    {
+        report["agent_arn"] = serde_json::Value::Null;
+    }
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("json")),
+        Format::Text => print!("{}", report::status_text(&report)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn offline_status(settings: &Settings) -> Result<serde_json::Value> {
+    let mut v = serde_json::json!({ "source": "state", "phase": null, "region": settings.endpoint.region.as_str() });
+    let Some(arn) = activated_agent(settings)? else {
+        v["status_text"] = "not activated (no daemon running, no activated state)".into();
+        return Ok(v);
+    };
+    v["agent_arn"] = arn.as_str().into();
+    let sdk = aws::sdk_config(&settings.endpoint.region, &settings.aws).await;
+    match ControlPlane::new(&sdk).describe_agent(&arn).await {
+        Ok(info) => {
+            v["agent_status"] = info.status.clone().into();
+            v["status_text"] =
+                format!("no daemon running; DescribeAgent says {}", info.status).into();
+            v["agent"] = serde_json::to_value(&info).expect("json");
+        }
+        Err(e) => {
+            v["status_text"] = "no daemon running; DescribeAgent failed".into();
+            v["last_diagnosis"] =
+                serde_json::json!({ "kind": e.kind(), "message": e.to_string(), "hint": e.hint() });
+        }
+    }
+    Ok(v)
+}
+
 async fn fetch_key(settings: &Settings) -> Result<ExitCode> {
     let target = settings.activation_target()?;
     let req = KeyRequest {
@@ -99,7 +148,12 @@ async fn activate(settings: Settings, key: Option<String>) -> Result<ExitCode> {
         .transpose()?;
     let store = StateStore::new(&settings.state.dir, state::machine_id()?);
     let sdk = aws::sdk_config(&settings.endpoint.region, &settings.aws).await;
-    let activator = Activator::new(settings, store, ControlPlane::new(&sdk));
+    let activator =
+        Activator::new(settings, store, ControlPlane::new(&sdk)).with_progress(Arc::new(|p| {
+            if let Progress::Phase(_, text) = p {
+                log::info!("{text}");
+            }
+        }));
     let outcome = activator
         .activate(supplied)
         .await
@@ -148,9 +202,6 @@ pub fn describe_failure(err: &anyhow::Error) -> (u8, &'static str, Option<String
         }
         if cause.downcast_ref::<BadKey>().is_some() {
             return (EXIT_USAGE, "bad_key", None);
-        }
-        if cause.downcast_ref::<NotYet>().is_some() {
-            return (EXIT_USAGE, "not_available", None);
         }
     }
     (EXIT_FAILED, "other", None)

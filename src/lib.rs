@@ -11,15 +11,20 @@
 
 pub mod activate;
 pub mod activation_key;
+pub mod alerts;
 pub mod app;
 pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod control_plane;
+pub mod daemon;
+pub mod health;
 pub mod ids;
 pub mod logging;
+pub mod metrics;
+pub mod monitor;
 pub mod probe;
 pub mod report;
 pub mod state;
-pub mod monitor;
 pub mod status;
+pub mod systemd;

@@ -1,4 +1,6 @@
-//! Logging to stderr through the `log` facade. No timestamps: under systemd, journald adds them.
+//! Logging through the `log` facade: to journald (structured fields, MESSAGE_ID) when stderr is
+//! the journal, plain lines on stderr otherwise. No timestamps on stderr: under systemd,
+//! journald adds them; interactively, they are noise.
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
@@ -12,7 +14,7 @@ impl Log for Stderr {
         m.level() <= log::max_level()
     }
     fn log(&self, r: &Record<'_>) {
-        // Only our own crate's messages: the SDK's internals are noise to an operator.
+        // Only our own crate's messages: dependencies' internals are noise to an operator.
         if self.enabled(r.metadata()) && r.target().starts_with("datasync_warden") {
             let level = match r.level() {
                 Level::Error => "error",
@@ -37,7 +39,18 @@ pub fn init(verbose: u8) {
         1 => LevelFilter::Debug,
         _ => LevelFilter::Trace,
     };
-    if log::set_logger(&Stderr).is_ok() {
+    let installed = if systemd_journal_logger::connected_to_journal() {
+        systemd_journal_logger::JournalLog::new()
+            .map(|j| {
+                j.with_syslog_identifier("datasync-warden".into())
+                    .install()
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    } else {
+        false
+    };
+    if installed || log::set_logger(&Stderr).is_ok() {
         log::set_max_level(level);
     }
 }

@@ -70,7 +70,12 @@ pub struct Event {
 
 impl Event {
     fn new(kind: EventKind) -> Self {
-        Event { kind, since: None, outage: None, detail: String::new() }
+        Event {
+            kind,
+            since: None,
+            outage: None,
+            detail: String::new(),
+        }
     }
 }
 
@@ -120,14 +125,27 @@ impl Monitor {
                 let missing = matches!(e, AwsError::NotFound { .. });
                 if !self.api_alerted && (missing || self.failed_polls >= API_ERRORS_ALERT_AFTER) {
                     self.api_alerted = true;
-                    let kind = if missing { EventKind::AgentMissing } else { EventKind::ApiErrors };
-                    events.push(Event { detail: format!("{e} ({} failed poll(s) in a row)", self.failed_polls), ..Event::new(kind) });
+                    let kind = if missing {
+                        EventKind::AgentMissing
+                    } else {
+                        EventKind::ApiErrors
+                    };
+                    events.push(Event {
+                        detail: format!("{e} ({} failed poll(s) in a row)", self.failed_polls),
+                        ..Event::new(kind)
+                    });
                 }
                 return events;
             }
         };
         if std::mem::take(&mut self.api_alerted) {
-            events.push(Event { detail: format!("DescribeAgent works again after {} failed poll(s)", self.failed_polls), ..Event::new(EventKind::ApiRecovered) });
+            events.push(Event {
+                detail: format!(
+                    "DescribeAgent works again after {} failed poll(s)",
+                    self.failed_polls
+                ),
+                ..Event::new(EventKind::ApiRecovered)
+            });
         }
         self.failed_polls = 0;
         match info.status.as_str() {
@@ -136,13 +154,23 @@ impl Monitor {
                 match &mut self.outage {
                     None if self.offline_polls >= t.offline_after => {
                         let since = info.last_connection_time.unwrap_or(wall);
-                        self.outage = Some(Outage { since, last_alert: now });
-                        events.push(Event { since: Some(since), ..Event::new(EventKind::Offline) });
+                        self.outage = Some(Outage {
+                            since,
+                            last_alert: now,
+                        });
+                        events.push(Event {
+                            since: Some(since),
+                            ..Event::new(EventKind::Offline)
+                        });
                     }
                     Some(o) if now.duration_since(o.last_alert) >= t.realert_every => {
                         o.last_alert = now;
                         let outage = wall.duration_since(o.since).ok();
-                        events.push(Event { since: Some(o.since), outage, ..Event::new(EventKind::StillOffline) });
+                        events.push(Event {
+                            since: Some(o.since),
+                            outage,
+                            ..Event::new(EventKind::StillOffline)
+                        });
                     }
                     _ => {}
                 }
@@ -151,7 +179,11 @@ impl Monitor {
                 self.offline_polls = 0;
                 if let Some(o) = self.outage.take() {
                     let outage = wall.duration_since(o.since).unwrap_or_default();
-                    events.push(Event { since: Some(o.since), outage: Some(outage), ..Event::new(EventKind::Recovered) });
+                    events.push(Event {
+                        since: Some(o.since),
+                        outage: Some(outage),
+                        ..Event::new(EventKind::Recovered)
+                    });
                 }
             }
             // An unknown status is neither evidence of an outage nor of recovery.

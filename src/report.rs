@@ -114,3 +114,43 @@ pub fn checks_text(probes: &[Probe], agent_arn: Option<&str>) -> String {
     );
     out
 }
+
+/// `status --format text`, from the JSON of `/status` or of the offline fallback.
+pub fn status_text(v: &serde_json::Value) -> String {
+    let field = |k: &str| match &v[k] {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    };
+    let mut out = String::new();
+    let source = if field("source").as_deref() == Some("daemon") {
+        "running daemon"
+    } else {
+        "state file + DescribeAgent"
+    };
+    let _ = writeln!(out, "source:        {source}");
+    for (label, key) in [
+        ("phase", "phase"),
+        ("status", "status_text"),
+        ("agent", "agent_arn"),
+        ("agent status", "agent_status"),
+        ("offline since", "offline_since"),
+        ("last contact", "last_connection_time"),
+    ] {
+        if let Some(val) = field(key) {
+            let _ = writeln!(out, "{:<14} {val}", format!("{label}:"));
+        }
+    }
+    if let Some(d) = v.get("last_diagnosis").filter(|d| !d.is_null()) {
+        let _ = writeln!(
+            out,
+            "last problem:  [{}] {}",
+            d["kind"].as_str().unwrap_or("?"),
+            d["message"].as_str().unwrap_or("")
+        );
+        if let Some(h) = d["hint"].as_str() {
+            let _ = writeln!(out, "hint:          {h}");
+        }
+    }
+    out
+}

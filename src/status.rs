@@ -104,7 +104,8 @@ pub struct Snapshot {
 
 /// Seconds since the epoch.
 pub fn epoch_seconds(t: SystemTime) -> f64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Shared, lock-protected status. Locks are held only to copy or mutate fields.
@@ -157,7 +158,8 @@ impl Status {
 
     /// Declares that the main loop's next step may legitimately take up to `d`.
     pub fn expect_progress_within(&self, d: Duration) {
-        *self.progress_due.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now() + d + PROGRESS_SLACK;
+        *self.progress_due.lock().unwrap_or_else(|p| p.into_inner()) =
+            Instant::now() + d + PROGRESS_SLACK;
     }
 
     /// Whether the main loop kept its last promise: the basis of `/healthz` and `WATCHDOG=1`.

@@ -39,7 +39,7 @@ pub const MAX_USER_TAGS: usize = 49;
 pub const TOKEN_TAG_KEY: &str = "datasync-warden:activation-token";
 
 /// The validated configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct Settings {
     /// The files it was read from, for messages.
@@ -56,7 +56,7 @@ pub struct Settings {
 }
 
 /// `[agent]`
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AgentSettings {
     /// Host name or IP address of the agent VM.
     pub address: Option<String>,
@@ -69,7 +69,7 @@ pub struct AgentSettings {
 }
 
 /// `[endpoint]`
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EndpointSettings {
     /// Region of the VPC endpoint (and of the activation).
     pub region: Region,
@@ -84,7 +84,7 @@ pub struct EndpointSettings {
 }
 
 /// `[aws]`
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 #[allow(missing_docs)]
 pub struct AwsSettings {
     pub profile: Option<String>,
@@ -94,7 +94,7 @@ pub struct AwsSettings {
 }
 
 /// `[activation]`
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct ActivationSettings {
     pub deadline: Duration,
@@ -103,7 +103,7 @@ pub struct ActivationSettings {
 }
 
 /// `[checks]`
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct ChecksSettings {
     pub timeout: Duration,
@@ -112,7 +112,7 @@ pub struct ChecksSettings {
 }
 
 /// `[monitor]`
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct MonitorSettings {
     pub interval: Duration,
@@ -121,28 +121,28 @@ pub struct MonitorSettings {
 }
 
 /// `[alerts]`
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 #[allow(missing_docs)]
 pub struct AlertsSettings {
     pub webhook: Option<String>,
 }
 
 /// `[health]`
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct HealthSettings {
     pub listen: SocketAddr,
 }
 
 /// `[state]`
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct StateSettings {
     pub dir: PathBuf,
 }
 
 /// Everything needed to activate, once all required keys are present.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct ActivationTarget {
     pub agent_address: String,

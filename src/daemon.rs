@@ -1,0 +1,436 @@
+//! `datasync-warden run`: one long-lived process that activates once, then monitors.
+//!
+//! Phases: configuration → preflight → fetching key → activating → monitoring (straight to
+//! monitoring when the state file or `agent.arn` names the agent). A failed phase is retried
+//! with backoff and its diagnosis kept for `/status` and `systemctl status`; only invalid
+//! configuration ends the process. The main loop owns the watchdog: it pings only while the
+//! lifecycle keeps its progress promises (see [`Status::alive`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use backoff::backoff::Backoff;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::activate::{ActivationError, Activator, Progress};
+use crate::alerts::{self, Alerter, Subject};
+use crate::config::{self, Settings};
+use crate::control_plane::{AgentInfo, ControlPlane};
+use crate::ids::AgentArn;
+use crate::monitor::{Monitor, Thresholds};
+use crate::state::{self, StateStore};
+use crate::status::{Phase, Status, epoch_seconds};
+use crate::systemd::Notifier;
+use crate::{aws, health};
+
+/// First wait after a failed phase: long enough not to hammer a booting agent or AWS.
+const PHASE_RETRY_INITIAL: Duration = Duration::from_secs(5);
+/// Longest wait between phase retries: a fixed problem is picked up within 5 minutes.
+const PHASE_RETRY_MAX: Duration = Duration::from_secs(5 * 60);
+/// Watchdog check period when systemd set no `WatchdogSec=` (the loop still tracks liveness
+/// for `/healthz`).
+const LIVENESS_TICK: Duration = Duration::from_secs(10);
+/// Health-server drain time on shutdown: the whole stop must fit in a second.
+const DRAIN: Duration = Duration::from_millis(300);
+
+/// Everything the lifecycle needs, injected.
+struct Ctx {
+    settings: watch::Receiver<Settings>,
+    status: Arc<Status>,
+    notifier: Notifier,
+    store: StateStore,
+    api: ControlPlane,
+}
+
+impl Ctx {
+    fn settings(&self) -> Settings {
+        self.settings.borrow().clone()
+    }
+
+    /// Sets the phase and the STATUS= line (logged when it changes).
+    fn phase(&self, phase: Phase, text: String) {
+        let changed = self.status.update(|s| {
+            let changed = s.status_text != text;
+            s.phase = phase;
+            s.status_text.clone_from(&text);
+            changed
+        });
+        if changed {
+            log::info!("{text}");
+            self.notifier.status(&text);
+        }
+    }
+}
+
+/// Runs the daemon until SIGTERM/SIGINT (Ok) or invalid configuration (Err).
+pub async fn run(config_path: PathBuf, settings: Settings) -> Result<()> {
+    let status = Arc::new(Status::new(settings.endpoint.region.as_str()));
+    let notifier = Notifier::from_env();
+    let listener = TcpListener::bind(settings.health.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "failed to bind the health endpoint on {} (health.listen)",
+                settings.health.listen
+            )
+        })?;
+    log::info!("health endpoint on http://{}", listener.local_addr()?);
+    let cancel = CancellationToken::new();
+    let server = tokio::spawn(health::serve(listener, status.clone(), cancel.clone()));
+    let store = StateStore::new(&settings.state.dir, state::machine_id()?);
+    let sdk = aws::sdk_config(&settings.endpoint.region, &settings.aws).await;
+    // Configuration is valid and the endpoint is bound: activation may take minutes, so
+    // systemd is told now rather than left to time out.
+    notifier.ready();
+    let (settings_tx, settings_rx) = watch::channel(settings);
+    let ctx = Ctx {
+        settings: settings_rx,
+        status: status.clone(),
+        notifier: notifier.clone(),
+        store,
+        api: ControlPlane::new(&sdk),
+    };
+
+    let mut term =
+        signal(SignalKind::terminate()).context("failed to install the SIGTERM handler")?;
+    let mut int =
+        signal(SignalKind::interrupt()).context("failed to install the SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("failed to install the SIGHUP handler")?;
+    let mut tick = tokio::time::interval(notifier.watchdog_period().unwrap_or(LIVENESS_TICK));
+    let work = lifecycle(&ctx);
+    tokio::pin!(work);
+    let result = loop {
+        tokio::select! {
+            _ = term.recv() => break Ok(()),
+            _ = int.recv() => break Ok(()),
+            _ = hup.recv() => reload(&config_path, &settings_tx, &notifier, &status),
+            _ = tick.tick() => watchdog(&notifier, &status),
+            r = &mut work => break r,
+        }
+    };
+    // Dropping `work` below cancels any in-flight call; state writes are atomic renames done
+    // on blocking threads that finish on their own, so the state file stays consistent.
+    notifier.stopping();
+    ctx.phase(Phase::Stopping, "stopping".into());
+    cancel.cancel();
+    let _ = tokio::time::timeout(DRAIN, server).await;
+    result
+}
+
+fn watchdog(notifier: &Notifier, status: &Status) {
+    if status.alive() {
+        if notifier.watchdog_period().is_some() {
+            notifier.watchdog();
+        }
+    } else {
+        log::error!("the main loop made no progress when it promised to: withholding WATCHDOG=1");
+    }
+}
+
+fn reload(path: &Path, tx: &watch::Sender<Settings>, notifier: &Notifier, status: &Status) {
+    notifier.reloading();
+    match config::load(path) {
+        Ok(new) => {
+            let old = tx.borrow().clone();
+            let restart: Vec<&str> = [
+                ("agent", old.agent != new.agent),
+                ("endpoint", old.endpoint != new.endpoint),
+                ("aws", old.aws != new.aws),
+                ("health", old.health != new.health),
+                ("state", old.state != new.state),
+            ]
+            .into_iter()
+            .filter_map(|(k, changed)| changed.then_some(k))
+            .collect();
+            if !restart.is_empty() {
+                log::warn!(
+                    "configuration reloaded; changes to [{}] take effect at the next restart",
+                    restart.join("], [")
+                );
+            } else {
+                log::info!("configuration reloaded");
+            }
+            tx.send_replace(new);
+        }
+        Err(e) => {
+            log::error!("configuration reload failed, keeping the running configuration: {e}");
+            status.diagnose(
+                e.kind(),
+                format!("reload failed: {e}"),
+                Some("fix the file and send SIGHUP again".into()),
+                false,
+            );
+        }
+    }
+    notifier.ready();
+}
+
+/// Activates (if needed), then monitors forever. Returns only on invalid configuration.
+async fn lifecycle(ctx: &Ctx) -> Result<()> {
+    let arn = activate_until_done(ctx).await?;
+    monitor(ctx, arn).await
+}
+
+fn phase_backoff() -> backoff::ExponentialBackoff {
+    backoff::ExponentialBackoff {
+        initial_interval: PHASE_RETRY_INITIAL,
+        max_interval: PHASE_RETRY_MAX,
+        max_elapsed_time: None,
+        ..Default::default()
+    }
+}
+
+async fn activate_until_done(ctx: &Ctx) -> Result<AgentArn> {
+    let mut retry = phase_backoff();
+    loop {
+        let settings = ctx.settings();
+        // The whole activation is bounded: checks, the key deadline and a few AWS calls.
+        ctx.status.expect_progress_within(
+            settings.checks.timeout + settings.activation.deadline + aws::OPERATION_TIMEOUT * 4,
+        );
+        let activator = Activator::new(settings, ctx.store.clone(), ctx.api.clone())
+            .with_progress(progress_reporter(ctx));
+        let attempt = async {
+            if let Some(arn) = activator.known_agent().await? {
+                return Ok(arn);
+            }
+            activator.activate(None).await.map(|a| a.arn().clone())
+        };
+        match attempt.await {
+            Ok(arn) => {
+                ctx.status.update(|s| {
+                    s.agent_arn = Some(arn.to_string());
+                    s.last_diagnosis = None;
+                });
+                return Ok(arn);
+            }
+            Err(ActivationError::Config(e)) => return Err(e.into()),
+            Err(e) => {
+                let wait = retry.next_backoff().unwrap_or(PHASE_RETRY_MAX);
+                ctx.status.diagnose(
+                    e.kind(),
+                    e.to_string(),
+                    Some(e.hint()),
+                    matches!(e, ActivationError::Aws(_)),
+                );
+                let phase = ctx.status.snapshot().phase;
+                ctx.phase(
+                    phase,
+                    format!("{}: {e}; retry in {}", phase_words(phase), secs(wait)),
+                );
+                log::warn!("hint: {}", e.hint());
+                ctx.status.expect_progress_within(wait);
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+fn phase_words(p: Phase) -> &'static str {
+    match p {
+        Phase::Configuration => "starting",
+        Phase::Preflight => "port check failed",
+        Phase::FetchingKey => "no activation key",
+        Phase::Activating => "activation failed",
+        Phase::Monitoring => "monitoring",
+        Phase::Stopping => "stopping",
+    }
+}
+
+fn secs(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs().max(1))).to_string()
+}
+
+fn progress_reporter(ctx: &Ctx) -> crate::activate::ProgressFn {
+    let (status, notifier) = (ctx.status.clone(), ctx.notifier.clone());
+    Arc::new(move |p: Progress<'_>| {
+        let text = match p {
+            Progress::Phase(phase, text) => {
+                status.update(|s| s.phase = phase);
+                text
+            }
+            Progress::Probes(probes) => {
+                status.update(|s| {
+                    for p in probes {
+                        let ok = s.checks.entry(p.target.check.to_string()).or_insert(true);
+                        // A group of ports passes only if every port in it passed.
+                        *ok =
+                            (*ok && p.outcome == crate::probe::Outcome::Open) || !p.target.required;
+                    }
+                });
+                return;
+            }
+            Progress::KeyRetry(e, wait) => {
+                let addr = match e {
+                    crate::activation_key::KeyError::Connect { addr, .. } => addr.clone(),
+                    _ => "the agent".into(),
+                };
+                status.diagnose(e.kind(), e.to_string(), Some(e.hint()), false);
+                format!("waiting for {addr}: {e}, retry in {}", secs(wait))
+            }
+        };
+        if status.update(|s| std::mem::replace(&mut s.status_text, text.clone())) != text {
+            log::info!("{text}");
+            notifier.status(&text);
+        }
+    })
+}
+
+/// ±10% jitter, so that a fleet started together does not poll in lock-step.
+fn jittered(d: Duration) -> Duration {
+    let mut b = [0u8; 2];
+    let r = getrandom::getrandom(&mut b).map_or(0.5, |()| {
+        f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX)
+    });
+    d.mul_f64(0.9 + 0.2 * r)
+}
+
+async fn monitor(ctx: &Ctx, arn: AgentArn) -> Result<()> {
+    let mut machine = Monitor::default();
+    let settings = ctx.settings();
+    let mut who = Subject {
+        agent_arn: arn.to_string(),
+        agent_name: settings.agent.name.to_string(),
+        region: settings.endpoint.region.to_string(),
+    };
+    let mut alerter = (
+        settings.alerts.webhook.clone(),
+        Alerter::spawn(settings.alerts.webhook, ctx.status.clone()),
+    );
+    let mut settings_rx = ctx.settings.clone();
+    ctx.status.update(|s| s.agent_arn = Some(arn.to_string()));
+    loop {
+        let settings = ctx.settings();
+        if alerter.0 != settings.alerts.webhook {
+            alerter = (
+                settings.alerts.webhook.clone(),
+                Alerter::spawn(settings.alerts.webhook.clone(), ctx.status.clone()),
+            );
+        }
+        ctx.status.expect_progress_within(aws::OPERATION_TIMEOUT);
+        let result = ctx.api.describe_agent(&arn).await;
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        match &result {
+            Ok(info) => {
+                if let Some(name) = &info.name {
+                    who.agent_name.clone_from(name);
+                }
+                observe_info(ctx, &settings, info, wall);
+            }
+            Err(e) => ctx
+                .status
+                .diagnose(e.kind(), e.to_string(), Some(e.hint()), true),
+        }
+        let t = Thresholds {
+            offline_after: settings.monitor.offline_after,
+            realert_every: settings.monitor.realert_every,
+        };
+        let events = machine.observe(result.as_ref(), t, now, wall);
+        let since = machine.offline_since();
+        let snap = ctx.status.update(|s| {
+            s.offline = since.is_some();
+            s.offline_since = since.map(|t| humantime::format_rfc3339_seconds(t).to_string());
+            s.clone()
+        });
+        let observed = snap
+            .agent_status
+            .clone()
+            .unwrap_or_else(|| "UNKNOWN".into());
+        for e in &events {
+            alerter.1.emit(alerts::alert(e, &who, &observed));
+        }
+        ctx.phase(Phase::Monitoring, monitoring_text(&arn, &snap, &result));
+        let wait = jittered(settings.monitor.interval);
+        ctx.status.expect_progress_within(wait);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            // A reload applies at once (e.g. a shorter interval).
+            _ = settings_rx.changed() => {}
+        }
+    }
+}
+
+fn observe_info(ctx: &Ctx, settings: &Settings, info: &AgentInfo, wall: SystemTime) {
+    let drift = drift(settings, info);
+    let previous = ctx.status.update(|s| {
+        s.agent_status = Some(info.status.clone());
+        s.last_poll_timestamp = Some(epoch_seconds(wall));
+        s.last_connection_time = info
+            .last_connection_time
+            .map(|t| humantime::format_rfc3339_seconds(t).to_string());
+        s.last_diagnosis = None;
+        std::mem::replace(&mut s.drift, drift.clone())
+    });
+    if previous != drift {
+        for d in &drift {
+            log::warn!("the agent no longer matches the configuration: {d}");
+        }
+    }
+}
+
+/// Ways DescribeAgent contradicts the configuration (checked only for keys that are set).
+fn drift(settings: &Settings, info: &AgentInfo) -> Vec<String> {
+    let mut out = Vec::new();
+    let e = &settings.endpoint;
+    if settings.agent.arn.is_none()
+        && info
+            .endpoint_type
+            .as_deref()
+            .is_some_and(|t| t != "PRIVATE_LINK")
+    {
+        out.push(format!(
+            "endpoint type is {}, not PRIVATE_LINK",
+            info.endpoint_type.as_deref().unwrap_or_default()
+        ));
+    }
+    let mut differs = |what: &str, want: Option<&str>, got: Option<&str>| {
+        if let (Some(w), Some(g)) = (want, got)
+            && w != g
+        {
+            out.push(format!("{what} is {g}, configuration says {w}"));
+        }
+    };
+    differs(
+        "VPC endpoint",
+        e.vpc_endpoint_id.as_ref().map(|v| v.as_str()),
+        info.vpc_endpoint_id.as_deref(),
+    );
+    let ip = e.ip.map(|ip| ip.to_string());
+    differs(
+        "endpoint IP",
+        ip.as_deref(),
+        info.private_link_endpoint.as_deref(),
+    );
+    differs(
+        "subnet",
+        e.subnet_arn.as_ref().map(|v| v.as_str()),
+        info.subnet_arns.first().map(String::as_str),
+    );
+    differs(
+        "security group",
+        e.security_group_arn.as_ref().map(|v| v.as_str()),
+        info.security_group_arns.first().map(String::as_str),
+    );
+    out
+}
+
+fn monitoring_text(
+    arn: &AgentArn,
+    s: &crate::status::Snapshot,
+    r: &Result<AgentInfo, crate::control_plane::AwsError>,
+) -> String {
+    let id = arn.as_str().rsplit('/').next().unwrap_or(arn.as_str());
+    match r {
+        Err(e) => format!("monitoring {id}: DescribeAgent failed [{}]: {e}", e.kind()),
+        Ok(_) if s.offline => format!(
+            "monitoring {id}: OFFLINE since {}",
+            s.offline_since.as_deref().unwrap_or("?")
+        ),
+        Ok(info) => format!("monitoring {id}: {}", info.status),
+    }
+}

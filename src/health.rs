@@ -1,0 +1,163 @@
+//! The local health endpoint: `/healthz`, `/readyz`, `/status` (JSON) and `/metrics`
+//! (Prometheus). Everything is served from the in-memory [`Status`]: a scrape never causes an
+//! AWS call. Connections, request heads and connection lifetimes are bounded so that a slow or
+//! hostile client cannot starve the daemon.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics;
+use crate::status::Status;
+
+/// Concurrent connections served; more are closed at once. A Prometheus server plus a few
+/// operators need a handful; 64 leaves room without letting a flood exhaust file descriptors.
+pub const MAX_CONNECTIONS: usize = 64;
+/// A client must send its request head within this time (slowloris defence).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// No connection lives longer than this, keep-alive included.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+/// Largest request head accepted (hyper's minimum buffer size).
+pub const MAX_HEAD_BYTES: usize = 8192;
+
+/// Serves until `cancel` fires.
+pub async fn serve(listener: TcpListener, status: Arc<Status>, cancel: CancellationToken) {
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    log::warn!("health endpoint: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            continue; // over the limit: dropping the stream closes it
+        };
+        let status = status.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let svc = service_fn(move |req| {
+                let status = status.clone();
+                async move { Ok::<_, Infallible>(route(&req, &status)) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .max_buf_size(MAX_HEAD_BYTES)
+                .serve_connection(TokioIo::new(stream), svc);
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = tokio::time::timeout(CONNECTION_LIFETIME, conn) => {}
+            }
+        });
+    }
+}
+
+fn text(code: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(code)
+        .header(hyper::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Full::new(body.into()))
+        .expect("static response parts are valid")
+}
+
+/// Answers one request from the status alone.
+pub fn route(req: &Request<Incoming>, status: &Status) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET\n");
+    }
+    match req.uri().path() {
+        "/healthz" if status.alive() => text(StatusCode::OK, "ok\n"),
+        "/healthz" => text(StatusCode::SERVICE_UNAVAILABLE, "main loop stalled\n"),
+        "/readyz" => {
+            let s = status.snapshot();
+            match (&s.agent_arn, s.agent_status.as_deref(), s.offline) {
+                (Some(arn), Some("ONLINE"), false) => {
+                    text(StatusCode::OK, format!("ready: {arn} is ONLINE\n"))
+                }
+                (None, ..) => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("not activated: {}\n", s.status_text),
+                ),
+                (Some(arn), st, _) => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "{arn} is {}: {}\n",
+                        st.unwrap_or("of unknown status"),
+                        s.status_text
+                    ),
+                ),
+            }
+        }
+        "/status" => Response::builder()
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(
+                serde_json::to_vec_pretty(&status.snapshot()).expect("status serializes"),
+            )))
+            .expect("static response parts are valid"),
+        "/metrics" => Response::builder()
+            .header(hyper::header::CONTENT_TYPE, metrics::CONTENT_TYPE)
+            .body(Full::new(Bytes::from(metrics::render(&status.snapshot()))))
+            .expect("static response parts are valid"),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "try /healthz, /readyz, /status or /metrics\n",
+        ),
+    }
+}
+
+/// Time to wait for a running daemon's `/status` before falling back to the state file.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Reads a running daemon's `/status` (for `datasync-warden status`).
+pub async fn fetch_status(addr: std::net::SocketAddr) -> Result<serde_json::Value, String> {
+    let exchange = async {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut tx, conn) =
+            hyper::client::conn::http1::handshake::<_, http_body_util::Empty<Bytes>>(TokioIo::new(
+                stream,
+            ))
+            .await
+            .map_err(|e| e.to_string())?;
+        let driver = tokio::spawn(conn);
+        let req = Request::get("/status")
+            .header(hyper::header::HOST, addr.to_string())
+            .body(http_body_util::Empty::new())
+            .expect("static request parts are valid");
+        let resp = tx.send_request(req).await.map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status()));
+        }
+        use http_body_util::BodyExt;
+        let body = http_body_util::Limited::new(resp.into_body(), 1 << 20)
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        driver.abort();
+        serde_json::from_slice(&body.to_bytes())
+            .map_err(|e| format!("not a datasync-warden status: {e}"))
+    };
+    tokio::time::timeout(CLIENT_TIMEOUT, exchange)
+        .await
+        .map_err(|_| "no answer".to_string())?
+}
