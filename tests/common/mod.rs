@@ -169,3 +169,4 @@ impl Run {
         self
     }
 }
+pub mod daemon;
