@@ -247,6 +247,34 @@ impl KeyError {
         }
     }
 
+    /// A few words for a STATUS= line ("connection refused").
+    pub fn short(&self) -> String {
+        match self {
+            KeyError::Connect {
+                outcome: Outcome::Refused,
+                ..
+            } => "connection refused".into(),
+            KeyError::Connect {
+                outcome: Outcome::Filtered,
+                ..
+            } => "no answer to connect".into(),
+            KeyError::Connect {
+                outcome: Outcome::ResolveFailed,
+                ..
+            } => "name does not resolve".into(),
+            KeyError::Connect { .. } => "no route to host".into(),
+            KeyError::Timeout { after, .. } => {
+                format!("no answer in {}", humantime::format_duration(*after))
+            }
+            KeyError::Eof { .. } => "connection closed without an answer".into(),
+            KeyError::TooLarge { .. } => "answer too large".into(),
+            KeyError::Unparseable { .. } => "answer holds no key".into(),
+            KeyError::Agent { code, .. } => format!("agent reports {code}"),
+            KeyError::Status { status, .. } => format!("HTTP {status}"),
+            KeyError::Deadline { last, .. } => last.short(),
+        }
+    }
+
     /// Failures specific to one answer mode: worth trying the other mode at once.
     fn mode_specific(&self) -> bool {
         matches!(

@@ -248,6 +248,12 @@ fn secs(d: Duration) -> String {
 
 fn progress_reporter(ctx: &Ctx) -> crate::activate::ProgressFn {
     let (status, notifier) = (ctx.status.clone(), ctx.notifier.clone());
+    let s = ctx.settings();
+    let agent = format!(
+        "{}:{}",
+        s.agent.address.as_deref().unwrap_or("?"),
+        s.agent.activation_port
+    );
     Arc::new(move |p: Progress<'_>| {
         let text = match p {
             Progress::Phase(phase, text) => {
@@ -266,12 +272,12 @@ fn progress_reporter(ctx: &Ctx) -> crate::activate::ProgressFn {
                 return;
             }
             Progress::KeyRetry(e, wait) => {
-                let addr = match e {
-                    crate::activation_key::KeyError::Connect { addr, .. } => addr.clone(),
-                    _ => "the agent".into(),
-                };
                 status.diagnose(e.kind(), e.to_string(), Some(e.hint()), false);
-                format!("waiting for {addr}: {e}, retry in {}", secs(wait))
+                format!(
+                    "waiting for agent {agent}: {}, retry in {}",
+                    e.short(),
+                    secs(wait)
+                )
             }
         };
         if status.update(|s| std::mem::replace(&mut s.status_text, text.clone())) != text {

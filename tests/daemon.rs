@@ -262,6 +262,15 @@ async fn a_failing_phase_is_retried_and_diagnosed_not_fatal() {
         .set_error_type("PRIVATE_LINK_ENDPOINT_UNREACHABLE", None);
     let d = Running::start(&h, false).await;
     d.wait_phase_text("retry in").await;
+    let agent = h.sim.agent_addr();
+    let want = format!(
+        "waiting for agent {agent}: agent reports PRIVATE_LINK_ENDPOINT_UNREACHABLE, retry in"
+    );
+    assert!(
+        d.notify.statuses().iter().any(|s| s.starts_with(&want)),
+        "{:?}",
+        d.notify.statuses()
+    );
     let s = d.status().await;
     assert_eq!(s["last_diagnosis"]["kind"], "agent_error_type", "{s}");
     assert!(
