@@ -7,6 +7,11 @@ use log::{Level, LevelFilter, Log, Metadata, Record};
 /// Environment variable selecting the log level (error, warn, info, debug, trace).
 pub const LOG_ENV: &str = "DATASYNC_WARDEN_LOG";
 
+/// Only our own crate's messages: dependencies' internals are noise to an operator.
+fn ours(r: &Record<'_>) -> bool {
+    r.target().starts_with("datasync_warden")
+}
+
 struct Stderr;
 
 impl Log for Stderr {
@@ -14,8 +19,7 @@ impl Log for Stderr {
         m.level() <= log::max_level()
     }
     fn log(&self, r: &Record<'_>) {
-        // Only our own crate's messages: dependencies' internals are noise to an operator.
-        if self.enabled(r.metadata()) && r.target().starts_with("datasync_warden") {
+        if self.enabled(r.metadata()) && ours(r) {
             let level = match r.level() {
                 Level::Error => "error",
                 Level::Warn => "warning",
@@ -24,6 +28,21 @@ impl Log for Stderr {
                 Level::Trace => "trace",
             };
             eprintln!("{level}: {}", r.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// journald, with the same filter as stderr.
+struct Journal(systemd_journal_logger::JournalLog);
+
+impl Log for Journal {
+    fn enabled(&self, m: &Metadata<'_>) -> bool {
+        m.level() <= log::max_level()
+    }
+    fn log(&self, r: &Record<'_>) {
+        if self.enabled(r.metadata()) && ours(r) {
+            self.0.log(r);
         }
     }
     fn flush(&self) {}
@@ -39,17 +58,13 @@ pub fn init(verbose: u8) {
         1 => LevelFilter::Debug,
         _ => LevelFilter::Trace,
     };
-    let installed = if systemd_journal_logger::connected_to_journal() {
-        systemd_journal_logger::JournalLog::new()
+    let installed = systemd_journal_logger::connected_to_journal()
+        && systemd_journal_logger::JournalLog::new()
             .map(|j| {
-                j.with_syslog_identifier("datasync-warden".into())
-                    .install()
-                    .is_ok()
+                let j = j.with_syslog_identifier("datasync-warden".into());
+                log::set_boxed_logger(Box::new(Journal(j))).is_ok()
             })
-            .unwrap_or(false)
-    } else {
-        false
-    };
+            .unwrap_or(false);
     if installed || log::set_logger(&Stderr).is_ok() {
         log::set_max_level(level);
     }
