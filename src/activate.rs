@@ -254,11 +254,10 @@ impl Activator {
         (self.progress)(Progress::Phase(
             Phase::Activating,
             format!(
-                "calling CreateAgent in {} through {}",
+                "calling CreateAgent in {} through {} with key {key}",
                 target.region, target.vpc_endpoint_id
             ),
         ));
-        log::debug!("using activation key {key}");
         let tags = &self.settings.activation.tags;
         let arn = match self
             .api
