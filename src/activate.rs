@@ -95,6 +95,15 @@ impl ActivationError {
         }
     }
 
+    /// A few words for a STATUS= line.
+    pub fn short(&self) -> String {
+        match self {
+            ActivationError::Checks { failed, .. } => summary(failed),
+            ActivationError::Key(e) => e.short(),
+            other => other.to_string(),
+        }
+    }
+
     /// What the operator should do.
     pub fn hint(&self) -> String {
         match self {

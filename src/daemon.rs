@@ -221,8 +221,14 @@ async fn activate_until_done(ctx: &Ctx) -> Result<AgentArn> {
                 let phase = ctx.status.snapshot().phase;
                 ctx.phase(
                     phase,
-                    format!("{}: {e}; retry in {}", phase_words(phase), secs(wait)),
+                    format!(
+                        "{}: {}; retry in {}",
+                        phase_words(phase),
+                        e.short(),
+                        secs(wait)
+                    ),
                 );
+                log::warn!("{e}");
                 log::warn!("hint: {}", e.hint());
                 ctx.status.expect_progress_within(wait);
                 tokio::time::sleep(wait).await;
