@@ -8,8 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::activation_key::{ActivationKey, KeyClient, KeyError, KeyRequest};
+use crate::aws_checks;
+use crate::checks::Check;
 use crate::config::{ActivationTarget, ConfigError, Settings, TOKEN_TAG_KEY};
 use crate::control_plane::{AgentInfo, AwsError, ControlPlane};
+use crate::discovery::{self, Discovery};
+use crate::ec2::Ec2;
 use crate::ids::AgentArn;
 use crate::probe::{self, Probe};
 use crate::state::{self, Loaded, Record, StateError, StateStore};
@@ -133,8 +137,8 @@ impl ActivationError {
 pub enum Progress<'a> {
     /// Entering a phase; the text is for `systemctl status`.
     Phase(Phase, String),
-    /// Port checks finished.
-    Probes(&'a [Probe]),
+    /// Checks finished (port probes, or the AWS-side checks).
+    Checks(&'a [Check]),
     /// A key attempt failed; the next one follows after the wait.
     KeyRetry(&'a KeyError, Duration),
 }
@@ -148,6 +152,7 @@ pub struct Activator {
     store: StateStore,
     keys: KeyClient,
     api: ControlPlane,
+    ec2: Ec2,
     progress: ProgressFn,
 }
 
@@ -160,14 +165,16 @@ impl std::fmt::Debug for Activator {
 }
 
 impl Activator {
-    /// An activator for `settings`, persisting to `store`, calling DataSync through `api`.
-    pub fn new(settings: Settings, store: StateStore, api: ControlPlane) -> Self {
+    /// An activator for `settings`, persisting to `store`, calling DataSync through `api` and
+    /// EC2/STS (discovery, AWS-side checks) through `ec2`.
+    pub fn new(settings: Settings, store: StateStore, api: ControlPlane, ec2: Ec2) -> Self {
         let keys = KeyClient::new(settings.activation.request_timeout);
         Self {
             settings,
             store,
             keys,
             api,
+            ec2,
             progress: Arc::new(|_| {}),
         }
     }
@@ -206,14 +213,14 @@ impl Activator {
                 info: Some(info),
             });
         }
-        let target = self.settings.activation_target()?;
+        let name = self.settings.agent.name.as_str();
         let (token, interrupted) = match self.load().await? {
             Loaded::Mine(file) => match file.record {
                 Record::Activated { agent_arn, .. } => return self.confirm(agent_arn).await,
                 Record::Activating {
                     activation_token, ..
                 } => {
-                    if let Some(arn) = self.adopt(&target, &activation_token).await? {
+                    if let Some(arn) = self.adopt(name, &activation_token).await? {
                         return Ok(Activation::Adopted { arn });
                     }
                     (activation_token, true)
@@ -229,9 +236,7 @@ impl Activator {
             }
             Loaded::Absent => (new_token(), false),
         };
-        if supplied.is_none() {
-            self.preflight(interrupted).await?;
-        }
+        let target = self.preflight(interrupted, supplied.is_none()).await?;
         self.save(Record::Activating {
             activation_token: token.clone(),
             agent_name: target.agent_name.to_string(),
@@ -290,14 +295,64 @@ impl Activator {
             },
             Err(e) => return Err(e.into()),
         };
-        self.record_activated(&target, &arn, &token, false).await?;
+        self.record_activated(
+            target.agent_name.as_str(),
+            &arn,
+            Place::from(&target),
+            &token,
+            false,
+        )
+        .await?;
         let info = self.describe_quietly(&arn).await;
         Ok(Activation::Created { arn, info })
     }
 
-    /// Runs the port checks; required failures stop activation.
-    async fn preflight(&self, interrupted: bool) -> Result<(), ActivationError> {
-        let targets = probe::targets(&self.settings, false);
+    /// The AWS-side checks (reported, never blocking) and endpoint discovery, then — unless
+    /// the key was supplied — the port checks, whose required failures stop activation.
+    async fn preflight(
+        &self,
+        interrupted: bool,
+        probe_ports: bool,
+    ) -> Result<ActivationTarget, ActivationError> {
+        let settings = &self.settings;
+        let (checks, discovery) = if settings.checks.aws {
+            (self.progress)(Progress::Phase(
+                Phase::Preflight,
+                "checking the endpoint, subnet, security group and permissions in AWS".into(),
+            ));
+            let (checks, _, discovery) = aws_checks::run(&self.ec2, &self.api, settings).await;
+            (checks, discovery)
+        } else if settings.needs_discovery() && settings.endpoint.vpc_endpoint_id.is_some() {
+            (self.progress)(Progress::Phase(
+                Phase::Preflight,
+                "discovering the endpoint's address, subnet and security group".into(),
+            ));
+            (Vec::new(), discovery::discover(&self.ec2, settings).await?)
+        } else {
+            (Vec::new(), None)
+        };
+        for c in checks.iter().filter(|c| c.failed()) {
+            log::warn!("check {} failed: {}; fix: {}", c.check, c.detail, c.hint);
+        }
+        (self.progress)(Progress::Checks(&checks));
+        if settings.needs_discovery()
+            && discovery.is_none()
+            && let Some(id) = &settings.endpoint.vpc_endpoint_id
+        {
+            return Err(AwsError::NotFound {
+                op: "ec2:DescribeVpcEndpoints",
+                message: format!(
+                    "VPC endpoint {id} not found in {}",
+                    settings.endpoint.region
+                ),
+            }
+            .into());
+        }
+        let target = settings.activation_target(discovery.as_ref().map(Discovery::discovered))?;
+        if !probe_ports {
+            return Ok(target);
+        }
+        let targets = probe::targets(settings, false, Some(target.endpoint_ip));
         let what: Vec<String> = targets
             .iter()
             .take(2)
@@ -308,11 +363,13 @@ impl Activator {
             Phase::Preflight,
             format!("checking ports {}{more}", what.join(", ")),
         ));
-        let probes = probe::probe_all(targets, self.settings.checks.timeout).await;
-        (self.progress)(Progress::Probes(&probes));
+        let probes = probe::probe_all(targets, settings.checks.timeout).await;
+        (self.progress)(Progress::Checks(
+            &probes.iter().map(Check::from_probe).collect::<Vec<_>>(),
+        ));
         let failed: Vec<Probe> = probes.into_iter().filter(Probe::failed_required).collect();
         if failed.is_empty() {
-            Ok(())
+            Ok(target)
         } else {
             Err(ActivationError::Checks {
                 failed,
@@ -321,24 +378,37 @@ impl Activator {
         }
     }
 
-    async fn adopt(
-        &self,
-        target: &ActivationTarget,
-        token: &str,
-    ) -> Result<Option<AgentArn>, ActivationError> {
+    async fn adopt(&self, name: &str, token: &str) -> Result<Option<AgentArn>, ActivationError> {
         log::info!(
             "an earlier run was interrupted while activating; looking for the agent tagged with its token"
         );
-        let Some(arn) = self
-            .api
-            .find_tagged(target.agent_name.as_str(), TOKEN_TAG_KEY, token)
-            .await?
-        else {
+        let Some(arn) = self.api.find_tagged(name, TOKEN_TAG_KEY, token).await? else {
             log::info!("no agent carries the token: activating");
             return Ok(None);
         };
         log::warn!("adopting {arn}, activated by the interrupted run");
-        self.record_activated(target, &arn, token, true).await?;
+        // What the agent was activated with, as DataSync records it.
+        let place = match self.api.describe_agent(&arn).await {
+            Ok(info) => Place {
+                vpc_endpoint_id: info.vpc_endpoint_id.unwrap_or_default(),
+                endpoint_ip: info.private_link_endpoint.unwrap_or_default(),
+                subnet_arn: info.subnet_arns.into_iter().next().unwrap_or_default(),
+                security_group_arn: info
+                    .security_group_arns
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default(),
+            },
+            Err(e) => {
+                log::warn!(
+                    "DescribeAgent failed [{}]: {e}; recording the adopted agent without its endpoint details",
+                    e.kind()
+                );
+                Place::default()
+            }
+        };
+        self.record_activated(name, &arn, place, token, true)
+            .await?;
         Ok(Some(arn))
     }
 
@@ -378,19 +448,20 @@ impl Activator {
 
     async fn record_activated(
         &self,
-        t: &ActivationTarget,
+        name: &str,
         arn: &AgentArn,
+        place: Place,
         token: &str,
         adopted: bool,
     ) -> Result<(), ActivationError> {
         self.save(Record::Activated {
             agent_arn: arn.clone(),
-            agent_name: t.agent_name.to_string(),
-            region: t.region.to_string(),
-            vpc_endpoint_id: t.vpc_endpoint_id.to_string(),
-            endpoint_ip: t.endpoint_ip.to_string(),
-            subnet_arn: t.subnet_arn.to_string(),
-            security_group_arn: t.security_group_arn.to_string(),
+            agent_name: name.to_string(),
+            region: self.settings.endpoint.region.to_string(),
+            vpc_endpoint_id: place.vpc_endpoint_id,
+            endpoint_ip: place.endpoint_ip,
+            subnet_arn: place.subnet_arn,
+            security_group_arn: place.security_group_arn,
             activated_at: state::now_rfc3339(),
             activation_token: token.to_string(),
             adopted,
@@ -410,6 +481,26 @@ impl Activator {
         Ok(tokio::task::spawn_blocking(move || store.save(&record))
             .await
             .expect("state save does not panic")?)
+    }
+}
+
+/// Where an agent was activated: endpoint, IP, subnet and security group.
+#[derive(Debug, Default)]
+struct Place {
+    vpc_endpoint_id: String,
+    endpoint_ip: String,
+    subnet_arn: String,
+    security_group_arn: String,
+}
+
+impl From<&ActivationTarget> for Place {
+    fn from(t: &ActivationTarget) -> Place {
+        Place {
+            vpc_endpoint_id: t.vpc_endpoint_id.to_string(),
+            endpoint_ip: t.endpoint_ip.to_string(),
+            subnet_arn: t.subnet_arn.to_string(),
+            security_group_arn: t.security_group_arn.to_string(),
+        }
     }
 }
 

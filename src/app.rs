@@ -9,12 +9,15 @@ use std::sync::Arc;
 
 use crate::activate::{Activation, ActivationError, Activator, Progress};
 use crate::activation_key::{ActivationKey, KeyClient, KeyError, KeyRequest};
+use crate::checks::Check;
 use crate::cli::{Cli, Command, Format};
 use crate::config::{self, ConfigError, Settings};
 use crate::control_plane::{AwsError, ControlPlane};
+use crate::ec2::Ec2;
 use crate::ids::AgentArn;
+use crate::report::CheckReport;
 use crate::state::{self, Loaded, Record, StateError, StateStore};
-use crate::{aws, probe, report};
+use crate::{aws, aws_checks, probe, report};
 
 /// Exit status: a check or an operation failed.
 pub const EXIT_FAILED: u8 = 1;
@@ -44,17 +47,26 @@ pub struct BadKey;
 
 async fn check(settings: &Settings, format: Format) -> Result<ExitCode> {
     let activated = activated_agent(settings)?;
-    let arn = activated.as_ref().map(|a| a.as_str());
-    let probes = probe::probe_all(
-        probe::targets(settings, arn.is_some()),
-        settings.checks.timeout,
-    )
-    .await;
+    let (mut checks, identity, discovered) = if settings.checks.aws {
+        let sdk = aws::sdk_config(&settings.endpoint.region, &settings.aws).await;
+        aws_checks::run(&Ec2::new(&sdk), &ControlPlane::new(&sdk), settings).await
+    } else {
+        (Vec::new(), None, None)
+    };
+    let ip = settings
+        .endpoint
+        .ip
+        .or(discovered.as_ref().and_then(|d| d.ip));
+    let targets = probe::targets(settings, activated.is_some(), ip);
+    let probes = probe::probe_all(targets, settings.checks.timeout).await;
+    let mut all: Vec<Check> = probes.iter().map(Check::from_probe).collect();
+    all.append(&mut checks);
+    let report = CheckReport::new(activated.map(|a| a.to_string()), identity, discovered, all);
     match format {
-        Format::Text => print!("{}", report::checks_text(&probes, arn)),
-        Format::Json => println!("{}", report::checks_json(&probes, arn)),
+        Format::Text => print!("{}", report.text()),
+        Format::Json => println!("{}", report.json()),
     }
-    Ok(if report::all_ok(&probes) {
+    Ok(if report.ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)
@@ -126,7 +138,17 @@ async fn offline_status(settings: &Settings) -> Result<serde_json::Value> {
 }
 
 async fn fetch_key(settings: &Settings) -> Result<ExitCode> {
-    let target = settings.activation_target()?;
+    let discovered = match &settings.endpoint.vpc_endpoint_id {
+        Some(id) if settings.needs_discovery() => {
+            let sdk = aws::sdk_config(&settings.endpoint.region, &settings.aws).await;
+            let found = crate::discovery::discover(&Ec2::new(&sdk), settings)
+                .await
+                .with_context(|| format!("failed to discover VPC endpoint {id}"))?;
+            found.map(|d| d.discovered())
+        }
+        _ => None,
+    };
+    let target = settings.activation_target(discovered)?;
     let req = KeyRequest {
         agent: target.agent_address,
         port: target.agent_port,
@@ -148,8 +170,8 @@ async fn activate(settings: Settings, key: Option<String>) -> Result<ExitCode> {
         .transpose()?;
     let store = StateStore::new(&settings.state.dir, state::machine_id()?);
     let sdk = aws::sdk_config(&settings.endpoint.region, &settings.aws).await;
-    let activator =
-        Activator::new(settings, store, ControlPlane::new(&sdk)).with_progress(Arc::new(|p| {
+    let activator = Activator::new(settings, store, ControlPlane::new(&sdk), Ec2::new(&sdk))
+        .with_progress(Arc::new(|p| {
             if let Progress::Phase(_, text) = p {
                 log::info!("{text}");
             }

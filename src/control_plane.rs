@@ -102,6 +102,9 @@ pub enum AwsError {
         /// Whole cause chain.
         chain: String,
     },
+    /// EC2's answer to a permitted `DryRun` call (not a failure for a permission check).
+    #[error("the request would have succeeded (DryRun)")]
+    DryRunOk,
     /// Anything else, with its whole cause chain.
     #[error("{op} failed: {chain}")]
     Other {
@@ -128,6 +131,7 @@ impl AwsError {
             AwsError::Internal { .. } => "internal",
             AwsError::Unreachable { .. } => "unreachable",
             AwsError::Other { .. } => "other",
+            AwsError::DryRunOk => "dry_run_ok",
         }
     }
 
@@ -142,10 +146,16 @@ impl AwsError {
                 "check endpoint.vpc_endpoint_id and endpoint.region (the endpoint must be in that Region and \
                  account), and grant {EC2_ACTIONS_HINT}"
             ),
+            AwsError::NotFound { op, .. } if op.starts_with("ec2:") => {
+                "no such resource in this Region and account: check the id, endpoint.region and the credentials' account \
+                 (aws.role_arn for cross-account)"
+                    .into()
+            }
             AwsError::NotFound { .. } => "the agent was deleted, or belongs to another account or Region; check agent.arn / the \
-                 state file, endpoint.region and the credentials' account".into(),
+                 state file, endpoint.region and the credentials' account"
+                .into(),
             AwsError::InvalidRequest { .. } => "read AWS's message above; the request was well-formed for this tool but DataSync refused it".into(),
-            AwsError::AccessDenied { op, .. } => format!("grant datasync:{op} to the caller (see the shipped IAM policy)"),
+            AwsError::AccessDenied { op, .. } => format!("grant {op} to the caller (see the shipped IAM policy)"),
             AwsError::Credentials { .. } => "provide credentials: instance profile, AWS_* environment, aws.profile, or aws.role_arn; \
                  check they have not expired"
                 .into(),
@@ -155,11 +165,13 @@ impl AwsError {
                  AWS_ENDPOINT_URL if set)"
                 .into(),
             AwsError::Other { .. } => "see the cause chain above".into(),
+            AwsError::DryRunOk => String::new(),
         }
     }
 }
 
-fn classify<E>(op: &'static str, err: SdkError<E>) -> AwsError
+/// Classifies an SDK error of the call `op` (an IAM action name such as `ec2:DescribeSubnets`).
+pub(crate) fn classify<E>(op: &'static str, err: SdkError<E>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -201,7 +213,11 @@ where
             AwsError::NotFound { op, message }
         }
         "InvalidRequestException" => AwsError::InvalidRequest { op, message },
-        "AccessDeniedException" | "AccessDenied" => AwsError::AccessDenied { op, message },
+        "DryRunOperation" => AwsError::DryRunOk,
+        "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => {
+            AwsError::AccessDenied { op, message }
+        }
+        code if code.ends_with(".NotFound") => AwsError::NotFound { op, message },
         "UnrecognizedClientException"
         | "InvalidSignatureException"
         | "ExpiredTokenException"
@@ -285,10 +301,10 @@ impl ControlPlane {
             .set_tags(Some(entries.collect()))
             .send()
             .await
-            .map_err(|e| classify("CreateAgent", e))?;
+            .map_err(|e| classify("datasync:CreateAgent", e))?;
         let arn = out.agent_arn().unwrap_or_default();
         AgentArn::parse(arn).map_err(|p| AwsError::Other {
-            op: "CreateAgent",
+            op: "datasync:CreateAgent",
             chain: format!("DataSync returned an agent ARN {arn:?} that is not one: {p}"),
         })
     }
@@ -301,7 +317,7 @@ impl ControlPlane {
             .agent_arn(arn.as_str())
             .send()
             .await
-            .map_err(|e| classify("DescribeAgent", e))?;
+            .map_err(|e| classify("datasync:DescribeAgent", e))?;
         let pl = out.private_link_config();
         Ok(AgentInfo {
             arn: arn.to_string(),
@@ -323,6 +339,17 @@ impl ControlPlane {
         })
     }
 
+    /// ListAgents with one result: proves the permission.
+    pub async fn list_one(&self) -> Result<(), AwsError> {
+        self.client
+            .list_agents()
+            .max_results(1)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("datasync:ListAgents", e))
+    }
+
     /// Finds the agent named `name` that carries tag `key = value` (ListAgents, then
     /// ListTagsForResource for same-named agents only, to keep the calls few on big accounts).
     pub async fn find_tagged(
@@ -339,7 +366,7 @@ impl ControlPlane {
             .items()
             .send();
         while let Some(agent) = agents.next().await {
-            let agent = agent.map_err(|e| classify("ListAgents", e))?;
+            let agent = agent.map_err(|e| classify("datasync:ListAgents", e))?;
             let (Some(arn), Some(n)) = (agent.agent_arn(), agent.name()) else {
                 continue;
             };
@@ -354,7 +381,7 @@ impl ControlPlane {
                 .items()
                 .send();
             while let Some(tag) = tags.next().await {
-                let tag = tag.map_err(|e| classify("ListTagsForResource", e))?;
+                let tag = tag.map_err(|e| classify("datasync:ListTagsForResource", e))?;
                 if tag.key() == key && tag.value() == Some(value) {
                     return Ok(AgentArn::parse(arn).ok());
                 }

@@ -21,6 +21,7 @@ use crate::activate::{ActivationError, Activator, Progress};
 use crate::alerts::{self, Alerter, Subject};
 use crate::config::{self, Settings};
 use crate::control_plane::{AgentInfo, ControlPlane};
+use crate::ec2::Ec2;
 use crate::ids::AgentArn;
 use crate::monitor::{Monitor, Thresholds};
 use crate::state::{self, StateStore};
@@ -45,6 +46,7 @@ struct Ctx {
     notifier: Notifier,
     store: StateStore,
     api: ControlPlane,
+    ec2: Ec2,
 }
 
 impl Ctx {
@@ -94,6 +96,7 @@ pub async fn run(config_path: PathBuf, settings: Settings) -> Result<()> {
         notifier: notifier.clone(),
         store,
         api: ControlPlane::new(&sdk),
+        ec2: Ec2::new(&sdk),
     };
 
     let mut term =
@@ -193,8 +196,13 @@ async fn activate_until_done(ctx: &Ctx) -> Result<AgentArn> {
         ctx.status.expect_progress_within(
             settings.checks.timeout + settings.activation.deadline + aws::OPERATION_TIMEOUT * 4,
         );
-        let activator = Activator::new(settings, ctx.store.clone(), ctx.api.clone())
-            .with_progress(progress_reporter(ctx));
+        let activator = Activator::new(
+            settings,
+            ctx.store.clone(),
+            ctx.api.clone(),
+            ctx.ec2.clone(),
+        )
+        .with_progress(progress_reporter(ctx));
         let attempt = async {
             if let Some(arn) = activator.known_agent().await? {
                 return Ok(arn);
@@ -266,15 +274,13 @@ fn progress_reporter(ctx: &Ctx) -> crate::activate::ProgressFn {
                 status.update(|s| s.phase = phase);
                 text
             }
-            Progress::Probes(probes) => {
-                status.update(|s| {
-                    for p in probes {
-                        let ok = s.checks.entry(p.target.check.to_string()).or_insert(true);
-                        // A group of ports passes only if every port in it passed.
-                        *ok =
-                            (*ok && p.outcome == crate::probe::Outcome::Open) || !p.target.required;
-                    }
-                });
+            Progress::Checks(checks) => {
+                // One gauge per check name: a group of ports passes only if every port did.
+                let mut fresh = std::collections::BTreeMap::new();
+                for c in checks {
+                    *fresh.entry(c.check.clone()).or_insert(true) &= !c.failed();
+                }
+                status.update(|s| s.checks.extend(fresh));
                 return;
             }
             Progress::KeyRetry(e, wait) => {

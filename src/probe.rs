@@ -75,8 +75,13 @@ impl Probe {
 }
 
 /// The probes `check` and activation run, from the configuration. Once the agent is
-/// `activated`, its activation port is closed by design and is not probed.
-pub fn targets(settings: &Settings, activated: bool) -> Vec<Target> {
+/// `activated`, its activation port is closed by design and is not probed. `endpoint_ip` is
+/// the configured or discovered endpoint address.
+pub fn targets(
+    settings: &Settings,
+    activated: bool,
+    endpoint_ip: Option<std::net::Ipv4Addr>,
+) -> Vec<Target> {
     let mut out = Vec::new();
     if !activated
         && settings.agent.arn.is_none()
@@ -89,7 +94,7 @@ pub fn targets(settings: &Settings, activated: bool) -> Vec<Target> {
             required: true,
         });
     }
-    if let (true, Some(ip)) = (settings.checks.control_ports, settings.endpoint.ip) {
+    if let (true, Some(ip)) = (settings.checks.control_ports, endpoint_ip) {
         let host = ip.to_string();
         let t = |check, port, required| Target {
             check,

@@ -1,118 +1,175 @@
-//! Rendering of `check` results: a table for people, JSON for pipelines.
+//! Rendering of `check` results (a table grouped by network / AWS / permissions for people,
+//! JSON with a stable schema for pipelines) and of `status`.
 
 use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::probe::{Outcome, Probe};
+use crate::checks::{Check, Group, Verdict};
+use crate::discovery::Discovery;
+use crate::ec2::Identity;
 
-/// Version of the JSON schema of `check --format json`.
-pub const CHECK_SCHEMA: u32 = 1;
+/// Version of the JSON schema of `check --format json` (documented in the README).
+pub const CHECK_SCHEMA: u32 = 2;
 
-#[derive(Serialize)]
-struct CheckReport<'a> {
-    schema: u32,
-    ok: bool,
-    /// The activated agent, when the state file or `agent.arn` names one.
-    agent_arn: Option<&'a str>,
-    checks: &'a [Probe],
+/// Everything `check` found.
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    /// Schema version.
+    pub schema: u32,
+    /// No check failed.
+    pub ok: bool,
+    /// The activated (or monitored) agent, if any.
+    pub agent_arn: Option<String>,
+    /// The AWS identity the checks ran as.
+    pub identity: Option<Identity>,
+    /// What endpoint discovery found and chose.
+    pub discovered: Option<Discovery>,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
 }
 
-/// Whether every required check passed.
-pub fn all_ok(probes: &[Probe]) -> bool {
-    !probes.iter().any(Probe::failed_required)
+impl CheckReport {
+    /// A report; `ok` is derived from the checks.
+    pub fn new(
+        agent_arn: Option<String>,
+        identity: Option<Identity>,
+        discovered: Option<Discovery>,
+        checks: Vec<Check>,
+    ) -> Self {
+        let ok = !checks.iter().any(Check::failed);
+        CheckReport {
+            schema: CHECK_SCHEMA,
+            ok,
+            agent_arn,
+            identity,
+            discovered,
+            checks,
+        }
+    }
+
+    /// `check --format json`.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serializes")
+    }
+
+    /// `check --format text`.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        if let Some(arn) = &self.agent_arn {
+            let _ = writeln!(
+                out,
+                "agent {arn} is activated: its activation port is closed by design, not checked\n"
+            );
+        }
+        for (group, title) in [
+            (Group::Network, "NETWORK"),
+            (Group::Aws, "AWS"),
+            (Group::Permissions, "PERMISSIONS"),
+        ] {
+            let rows = rows(self.checks.iter().filter(|c| c.group == group));
+            if rows.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "{title}");
+            let w = |k: usize| rows.iter().map(|r| r[k].chars().count()).max().unwrap_or(0);
+            let (w0, w1) = (w(0), w(1));
+            for r in &rows {
+                let _ = writeln!(out, "  {:<w0$}  {:<w1$}  {}", r[0], r[1], r[2]);
+                if !r[3].is_empty() {
+                    let _ = writeln!(out, "  {:<w0$}  fix: {}", "", r[3]);
+                }
+            }
+            out.push('\n');
+        }
+        if let Some(d) = &self.discovered {
+            let _ = writeln!(
+                out,
+                "discovered: {} in {} — endpoint IP {}, subnet {}, security group {}",
+                d.endpoint.id,
+                d.endpoint.vpc_id,
+                d.ip.map_or("?".into(), |ip| ip.to_string()),
+                d.subnet_arn.as_deref().unwrap_or("?"),
+                d.security_group_arn.as_deref().unwrap_or("?"),
+            );
+        }
+        if let Some(id) = &self.identity {
+            let _ = writeln!(out, "identity:   account {} as {}", id.account, id.arn);
+        }
+        let failed = self.checks.iter().filter(|c| c.failed()).count();
+        let warned = self
+            .checks
+            .iter()
+            .filter(|c| c.status == Verdict::Warn)
+            .count();
+        let _ = match failed {
+            0 => writeln!(out, "all required checks passed ({warned} warning(s))"),
+            n => writeln!(out, "{n} required check(s) failed, {warned} warning(s)"),
+        };
+        out
+    }
 }
 
-/// `check --format json`.
-pub fn checks_json(probes: &[Probe], agent_arn: Option<&str>) -> String {
-    serde_json::to_string_pretty(&CheckReport {
-        schema: CHECK_SCHEMA,
-        ok: all_ok(probes),
-        agent_arn,
-        checks: probes,
-    })
-    .expect("report serializes")
-}
-
-/// `check --format text`: consecutive ports of one check with the same outcome share a row.
-pub fn checks_text(probes: &[Probe], agent_arn: Option<&str>) -> String {
-    let mut rows: Vec<[String; 5]> = Vec::new();
+/// Table rows `[status + check, target, detail, hint]`; consecutive port probes of one check
+/// with the same outcome share a row.
+fn rows<'a>(checks: impl Iterator<Item = &'a Check>) -> Vec<[String; 4]> {
+    let checks: Vec<&Check> = checks.collect();
+    let mut rows = Vec::new();
     let mut i = 0;
-    while i < probes.len() {
-        let p = &probes[i];
+    while i < checks.len() {
+        let c = checks[i];
         let mut j = i + 1;
-        while j < probes.len()
-            && probes[j].target.check == p.target.check
-            && probes[j].outcome == p.outcome
-            && probes[j].target.port == probes[j - 1].target.port + 1
+        while j < checks.len()
+            && c.port.is_some()
+            && checks[j].check == c.check
+            && checks[j].outcome == c.outcome
+            && checks[j].port == checks[j - 1].port.map(|p| p + 1)
         {
             j += 1;
         }
-        let last = &probes[j - 1];
-        let ports = if j - i > 1 {
-            format!("{}-{}", p.target.port, last.target.port)
-        } else {
-            p.target.port.to_string()
+        let status = match c.status {
+            Verdict::Pass => "ok",
+            Verdict::Fail => "FAIL",
+            Verdict::Warn => "warn",
+            Verdict::Skipped => "skip",
         };
-        let max_ms = probes[i..j]
-            .iter()
-            .map(|p| p.elapsed_ms)
-            .fold(0.0, f64::max);
-        let status = match (p.outcome, p.target.required) {
-            (Outcome::Open, _) => "ok",
-            (_, true) => "FAIL",
-            (_, false) => "warn",
+        let (target, detail, hint) = match (c.port, checks[j - 1].port) {
+            (Some(first), Some(last)) => {
+                let ports = if j - i > 1 {
+                    format!("{first}-{last}")
+                } else {
+                    first.to_string()
+                };
+                let host = c
+                    .target
+                    .rsplit_once(':')
+                    .map_or(c.target.as_str(), |(h, _)| h);
+                let max_ms = checks[i..j]
+                    .iter()
+                    .filter_map(|p| p.elapsed_ms)
+                    .fold(0.0, f64::max);
+                let outcome = serde_json::to_value(c.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let hint = if j - i > 1 {
+                    c.hint
+                        .replace(&format!("TCP {first}"), &format!("TCP {ports}"))
+                } else {
+                    c.hint.clone()
+                };
+                (
+                    format!("{host}:{ports}"),
+                    format!("{outcome} ({max_ms:.1}ms)"),
+                    hint,
+                )
+            }
+            _ => (c.target.clone(), c.detail.clone(), c.hint.clone()),
         };
-        let outcome = serde_json::to_value(p.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let hint = if j - i > 1 && p.outcome != Outcome::Open {
-            p.hint
-                .replace(&format!("TCP {}", p.target.port), &format!("TCP {ports}"))
-        } else {
-            p.hint.clone()
-        };
-        rows.push([
-            format!("{status:<4} {}", p.target.check),
-            format!("{}:{ports}", p.target.host),
-            outcome,
-            format!("{max_ms:.1}ms"),
-            hint,
-        ]);
+        rows.push([format!("{status:<4} {}", c.check), target, detail, hint]);
         i = j;
     }
-    let w = |k: usize| rows.iter().map(|r| r[k].len()).max().unwrap_or(0);
-    let (w0, w1, w2, w3) = (w(0).max(10), w(1).max(6), w(2).max(7), w(3).max(4));
-    let mut out = match agent_arn {
-        Some(arn) => format!(
-            "agent {arn} is activated: its activation port is closed by design, not checked\n\n"
-        ),
-        None => String::new(),
-    };
-    let _ = writeln!(
-        out,
-        "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  HINT",
-        "CHECK", "TARGET", "RESULT", "TIME"
-    );
-    for r in &rows {
-        let _ = writeln!(
-            out,
-            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {}",
-            r[0], r[1], r[2], r[3], r[4]
-        );
-    }
-    let failed = probes.iter().filter(|p| p.failed_required()).count();
-    let _ = writeln!(
-        out,
-        "\n{}",
-        if failed == 0 {
-            "all required checks passed".to_string()
-        } else {
-            format!("{failed} required check(s) failed")
-        }
-    );
-    out
+    rows
 }
 
 /// `status --format text`, from the JSON of `/status` or of the offline fallback.

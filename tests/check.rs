@@ -14,14 +14,15 @@ async fn open_agent_port_passes() {
     let run = h.run(&["check", "--format", "json"]).await;
     run.assert_ok();
     let v = json(&run);
-    assert_eq!(v["schema"], 1);
+    assert_eq!(v["schema"], 2);
     assert_eq!(v["ok"], true);
     assert_eq!(v["agent_arn"], serde_json::Value::Null);
     let c = &v["checks"][0];
     assert_eq!(c["check"], "agent.activation_port");
+    assert_eq!(c["group"], "network");
     assert_eq!(c["port"], h.sim.agent_addr().port());
     assert_eq!(c["outcome"], "open");
-    assert_eq!(c["required"], true);
+    assert_eq!(c["status"], "pass");
     assert!(c["elapsed_ms"].as_f64().unwrap() >= 0.0);
     assert_eq!(
         h.sim.agent_requests().len(),
@@ -81,7 +82,7 @@ async fn control_ports_are_probed_concurrently_and_grouped() {
         .iter()
         .find(|c| c["check"] == "endpoint.support_port")
         .unwrap();
-    assert_eq!(support["required"], false, "TCP 22 never blocks activation");
+    assert_ne!(support["status"], "fail", "TCP 22 never blocks activation");
 }
 
 #[tokio::test(flavor = "multi_thread")]

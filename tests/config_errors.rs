@@ -14,6 +14,8 @@ vpc_endpoint_id = "vpce-0123456789abcdef0"
 ip = "127.0.0.1"
 subnet_arn = "arn:aws:ec2:us-east-1:111122223333:subnet/subnet-0123456789abcdef0"
 security_group_arn = "arn:aws:ec2:us-east-1:111122223333:security-group/sg-0123456789abcdef0"
+[checks]
+aws = false
 "#;
 
 /// Runs `check` on BASE plus one fragment; returns (status, stderr).
@@ -23,6 +25,7 @@ fn check_with(fragment: &str) -> (i32, String, tempfile::TempDir) {
     std::fs::create_dir(dir.path().join("config.d")).unwrap();
     std::fs::write(dir.path().join("config.d/50-instance.toml"), fragment).unwrap();
     let out = Command::new(BIN)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
         .args(["check", "--config"])
         .arg(dir.path().join("config.toml"))
         .output()
@@ -137,6 +140,7 @@ fn unreadable_file_is_named() {
     );
     let missing = dir.path().join("nope/config.toml");
     let out = Command::new(BIN)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
         .args(["check", "--config"])
         .arg(&missing)
         .output()
@@ -151,6 +155,7 @@ fn unreadable_file_is_named() {
     let as_dir = dir.path().join("config.d/60-dir.toml");
     std::fs::create_dir(&as_dir).unwrap();
     let out = Command::new(BIN)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
         .args(["check", "--config"])
         .arg(dir.path().join("config.toml"))
         .output()
@@ -166,6 +171,7 @@ fn missing_required_key_for_activation() {
     let cfg = dir.path().join("config.toml");
     std::fs::write(&cfg, "[endpoint]\nregion = \"us-east-1\"\n").unwrap();
     let out = Command::new(BIN)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
         .args(["fetch-key", "--config"])
         .arg(&cfg)
         .output()

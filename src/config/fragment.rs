@@ -122,6 +122,9 @@ pub struct ChecksFragment {
     pub timeout: S<String>,
     pub control_ports: S<bool>,
     pub support_port: S<bool>,
+    pub aws: S<bool>,
+    pub planned_tasks: S<i64>,
+    pub source_cidrs: S<Vec<String>>,
 }
 
 /// `[monitor]`
@@ -182,6 +185,9 @@ pub struct Merged {
     pub checks_timeout: Option<Sourced<String>>,
     pub checks_control_ports: Option<Sourced<bool>>,
     pub checks_support_port: Option<Sourced<bool>>,
+    pub checks_aws: Option<Sourced<bool>>,
+    pub checks_planned_tasks: Option<Sourced<i64>>,
+    pub checks_source_cidrs: Option<Sourced<Vec<String>>>,
     pub monitor_interval: Option<Sourced<String>>,
     pub monitor_offline_after: Option<Sourced<i64>>,
     pub monitor_realert_every: Option<Sourced<String>>,
@@ -304,6 +310,9 @@ impl Merged {
             ft.take(&mut self.checks_timeout, c.timeout);
             ft.take(&mut self.checks_control_ports, c.control_ports);
             ft.take(&mut self.checks_support_port, c.support_port);
+            ft.take(&mut self.checks_aws, c.aws);
+            ft.take(&mut self.checks_planned_tasks, c.planned_tasks);
+            ft.take(&mut self.checks_source_cidrs, c.source_cidrs);
         }
         if let Some(m) = f.monitor {
             ft.take(&mut self.monitor_interval, m.interval);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{ConfigError, Merged, OneOrMany, Sourced};
+use crate::cidr::Cidr;
 use crate::ids::{
     AgentArn, AgentName, ExternalId, Region, RoleArn, SecurityGroupArn, SubnetArn, TagKey,
     TagValue, VpcEndpointId, arn_region,
@@ -109,6 +110,12 @@ pub struct ChecksSettings {
     pub timeout: Duration,
     pub control_ports: bool,
     pub support_port: bool,
+    /// Run the AWS-side checks (EC2, STS, permissions).
+    pub aws: bool,
+    /// DataSync tasks planned through this agent: each takes 4 subnet addresses.
+    pub planned_tasks: u32,
+    /// The agent's networks, for the overlap check (default: this host's interfaces).
+    pub source_cidrs: Vec<Cidr>,
 }
 
 /// `[monitor]`
@@ -331,6 +338,19 @@ impl Settings {
                 ),
             ));
         }
+        let planned_tasks = m.checks_planned_tasks.map(|s| {
+            u32::try_from(s.value)
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        &s,
+                        "checks.planned_tasks",
+                        s.value.to_string(),
+                        "expected a count from 1 to 1000".into(),
+                    )
+                })
+        });
         let offline_after = m.monitor_offline_after.map(|s| {
             u32::try_from(s.value)
                 .ok()
@@ -402,6 +422,20 @@ impl Settings {
                 )?,
                 control_ports: m.checks_control_ports.is_some_and(|s| s.value),
                 support_port: m.checks_support_port.is_some_and(|s| s.value),
+                aws: m.checks_aws.is_none_or(|s| s.value),
+                planned_tasks: planned_tasks.transpose()?.unwrap_or(1),
+                source_cidrs: match m.checks_source_cidrs {
+                    None => Vec::new(),
+                    Some(s) => s
+                        .value
+                        .iter()
+                        .map(|c| {
+                            c.parse::<Cidr>().map_err(|p| {
+                                invalid(&s, "checks.source_cidrs", format!("{c:?}"), p)
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                },
             },
             monitor: MonitorSettings {
                 interval: duration(
@@ -442,14 +476,25 @@ impl Settings {
         })
     }
 
-    /// The keys activation needs, or which one is missing.
-    pub fn activation_target(&self) -> Result<ActivationTarget, ConfigError> {
+    /// Whether activation needs endpoint discovery (a key it needs is not pinned).
+    pub fn needs_discovery(&self) -> bool {
+        let e = &self.endpoint;
+        e.ip.is_none() || e.subnet_arn.is_none() || e.security_group_arn.is_none()
+    }
+
+    /// The keys activation needs, from the configuration or else from `discovered` values
+    /// (endpoint IP, subnet ARN, security-group ARN); or which one is missing.
+    pub fn activation_target(
+        &self,
+        discovered: Option<Discovered>,
+    ) -> Result<ActivationTarget, ConfigError> {
         let missing = |key, why| ConfigError::Missing {
             key,
             files: self.files.clone(),
             why,
         };
         let e = &self.endpoint;
+        let d = discovered.unwrap_or_default();
         Ok(ActivationTarget {
             agent_address: self.agent.address.clone().ok_or_else(|| {
                 missing(
@@ -466,21 +511,39 @@ impl Settings {
                     "private activation needs the DataSync interface endpoint",
                 )
             })?,
-            endpoint_ip: e.ip.ok_or_else(|| {
+            endpoint_ip: e.ip.or(d.ip).ok_or_else(|| {
                 missing(
                     "endpoint.ip",
-                    "the agent is told which endpoint IP to reach (privateLinkEndpoint)",
+                    "the agent must be told the endpoint IP, and discovery found none",
                 )
             })?,
-            subnet_arn: e.subnet_arn.clone().ok_or_else(|| {
-                missing("endpoint.subnet_arn", "CreateAgent needs one subnet ARN")
-            })?,
-            security_group_arn: e.security_group_arn.clone().ok_or_else(|| {
+            subnet_arn: e.subnet_arn.clone().or(d.subnet_arn).ok_or_else(|| {
                 missing(
-                    "endpoint.security_group_arn",
-                    "CreateAgent needs one security-group ARN",
+                    "endpoint.subnet_arn",
+                    "CreateAgent needs one subnet ARN, and discovery found none",
                 )
             })?,
+            security_group_arn: e
+                .security_group_arn
+                .clone()
+                .or(d.security_group_arn)
+                .ok_or_else(|| {
+                    missing(
+                        "endpoint.security_group_arn",
+                        "CreateAgent needs one security-group ARN, and discovery found none",
+                    )
+                })?,
         })
     }
+}
+
+/// Values endpoint discovery supplies when the configuration does not pin them.
+#[derive(Debug, Clone, Default)]
+pub struct Discovered {
+    /// The endpoint ENI's IP in the chosen subnet.
+    pub ip: Option<Ipv4Addr>,
+    /// The chosen subnet.
+    pub subnet_arn: Option<SubnetArn>,
+    /// The chosen security group.
+    pub security_group_arn: Option<SecurityGroupArn>,
 }

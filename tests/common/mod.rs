@@ -53,6 +53,8 @@ request_timeout = "2s"
 Team = "storage"
 [checks]
 timeout = "1s"
+# The simulator has no EC2: the AWS-side checks run against moto in tests/moto.rs.
+aws = false
 [state]
 dir = "{state}"
 "#,
@@ -102,6 +104,8 @@ dir = "{state}"
                 "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
             )
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            // Any AWS call not pointed at a test peer lands on a closed loopback port.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
             .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
             .env(
                 "AWS_SHARED_CREDENTIALS_FILE",
