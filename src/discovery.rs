@@ -173,18 +173,6 @@ pub async fn discover(ec2: &Ec2, settings: &Settings) -> Result<Option<Discovery
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partitions_follow_the_region() {
-        assert_eq!(partition("us-east-1"), "aws");
-        assert_eq!(partition("cn-north-1"), "aws-cn");
-        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
-    }
-}
-
 impl Discovery {
     /// The values activation takes from discovery (those that parse as AWS ids).
     pub fn discovered(&self) -> crate::config::Discovered {
@@ -199,5 +187,17 @@ impl Discovery {
                 .as_deref()
                 .and_then(|a| SecurityGroupArn::parse(a).ok()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_follow_the_region() {
+        assert_eq!(partition("us-east-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
     }
 }
