@@ -3,88 +3,11 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::daemon::*;
 use common::*;
 use datasync_sim::{AgentStatus, ApiFault};
-
-const LIMIT: Duration = Duration::from_secs(30);
-
-struct Running {
-    child: tokio::process::Child,
-    health: SocketAddr,
-    notify: NotifySocket,
-}
-
-impl Running {
-    async fn start(h: &Harness, watchdog: bool) -> Running {
-        let port = free_port();
-        std::fs::write(
-            h.dir.path().join("config.d/60-health.toml"),
-            format!("[health]\nlisten = \"127.0.0.1:{port}\"\n"),
-        )
-        .unwrap();
-        let notify = NotifySocket::bind(h.dir.path());
-        let mut cmd = h.command(&["run"]);
-        cmd.env("NOTIFY_SOCKET", &notify.path);
-        if watchdog {
-            cmd.env("WATCHDOG_USEC", "1000000");
-        }
-        let child = cmd.spawn().unwrap();
-        let health: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        eventually(LIMIT, "READY=1", async || notify.count("READY=1") == 1).await;
-        Running {
-            child,
-            health,
-            notify,
-        }
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        get(self.health, path)
-            .await
-            .expect("health endpoint answers")
-    }
-
-    async fn status(&self) -> serde_json::Value {
-        serde_json::from_str(&self.get("/status").await.1).unwrap()
-    }
-
-    async fn wait_phase_text(&self, needle: &str) {
-        eventually(LIMIT, needle, async || {
-            self.notify.statuses().iter().any(|s| s.contains(needle))
-        })
-        .await;
-    }
-
-    /// SIGTERM; returns the exit code and how long the stop took.
-    async fn stop(mut self) -> (i32, Duration, String) {
-        let pid = self.child.id().unwrap() as i32;
-        let t = Instant::now();
-        unsafe_kill(pid, "TERM");
-        let status = tokio::time::timeout(Duration::from_secs(5), self.child.wait())
-            .await
-            .expect("stops")
-            .unwrap();
-        let took = t.elapsed();
-        let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            use tokio::io::AsyncReadExt;
-            let _ = e.read_to_string(&mut err).await;
-        }
-        (status.code().unwrap_or(-1), took, err)
-    }
-}
-
-fn unsafe_kill(pid: i32, sig: &str) {
-    std::process::Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn activates_then_alerts_offline_realerts_and_recovers() {

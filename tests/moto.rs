@@ -367,3 +367,37 @@ async fn cross_account_lookups_happen_in_the_role_account() {
         text.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_discovers_activates_and_exports_the_checks() {
+    let Some(moto) = moto() else { return };
+    let s = build(moto, &["--rule", "tcp:443-443:0.0.0.0/0"]); // 1024-1064 missing: reported, not blocking
+    let h = harness(
+        s["vpce_id"].as_str().unwrap(),
+        "[monitor]\ninterval = \"1s\"\n",
+    )
+    .await;
+    let api = h.sim.api_url();
+    let env = [
+        ("AWS_ENDPOINT_URL_EC2", moto),
+        ("AWS_ENDPOINT_URL_STS", moto),
+        ("AWS_ENDPOINT_URL_DATASYNC", api.as_str()),
+    ];
+    let d = common::daemon::Running::start_with(&h, false, &env).await;
+    d.wait_phase_text("monitoring agent-").await;
+    let (_, metrics) = d.get("/metrics").await;
+    for (check, ok) in [
+        ("aws.endpoint", 1),
+        ("aws.subnet_free_ips", 1),
+        ("aws.security_group.control_ports", 0),
+        ("agent.activation_port", 1),
+    ] {
+        let line = format!("datasync_warden_check_ok{{check=\"{check}\"}} {ok}\n");
+        assert!(metrics.contains(&line), "no {line:?} in {metrics}");
+    }
+    assert_eq!(
+        h.sim.agents()[0].subnet_arns,
+        vec![s["subnet_arn"].as_str().unwrap().to_string()]
+    );
+    d.stop().await;
+}

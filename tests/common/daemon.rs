@@ -8,6 +8,11 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixDatagram};
 
+use super::Harness;
+
+/// Bound on waiting for the daemon to reach a state.
+pub const LIMIT: Duration = Duration::from_secs(30);
+
 /// A free loopback port (bound then released: a tiny race, acceptable in tests).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -183,4 +188,85 @@ pub async fn eventually(limit: Duration, what: &str, mut f: impl AsyncFnMut() ->
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A running `datasync-warden run`.
+pub struct Running {
+    pub child: tokio::process::Child,
+    pub health: SocketAddr,
+    pub notify: NotifySocket,
+}
+
+impl Running {
+    pub async fn start(h: &Harness, watchdog: bool) -> Running {
+        Self::start_with(h, watchdog, &[]).await
+    }
+
+    /// Starts `run` with extra environment variables.
+    pub async fn start_with(h: &Harness, watchdog: bool, env: &[(&str, &str)]) -> Running {
+        let port = free_port();
+        std::fs::write(
+            h.dir.path().join("config.d/60-health.toml"),
+            format!("[health]\nlisten = \"127.0.0.1:{port}\"\n"),
+        )
+        .unwrap();
+        let notify = NotifySocket::bind(h.dir.path());
+        let mut cmd = h.command(&["run"]);
+        cmd.envs(env.iter().copied());
+        cmd.env("NOTIFY_SOCKET", &notify.path);
+        if watchdog {
+            cmd.env("WATCHDOG_USEC", "1000000");
+        }
+        let child = cmd.spawn().unwrap();
+        let health: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        eventually(LIMIT, "READY=1", async || notify.count("READY=1") == 1).await;
+        Running {
+            child,
+            health,
+            notify,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        get(self.health, path)
+            .await
+            .expect("health endpoint answers")
+    }
+
+    pub async fn status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.get("/status").await.1).unwrap()
+    }
+
+    pub async fn wait_phase_text(&self, needle: &str) {
+        eventually(LIMIT, needle, async || {
+            self.notify.statuses().iter().any(|s| s.contains(needle))
+        })
+        .await;
+    }
+
+    /// SIGTERM; returns the exit code and how long the stop took.
+    pub async fn stop(mut self) -> (i32, Duration, String) {
+        let pid = self.child.id().unwrap() as i32;
+        let t = Instant::now();
+        unsafe_kill(pid, "TERM");
+        let status = tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+            .await
+            .expect("stops")
+            .unwrap();
+        let took = t.elapsed();
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            use tokio::io::AsyncReadExt;
+            let _ = e.read_to_string(&mut err).await;
+        }
+        (status.code().unwrap_or(-1), took, err)
+    }
+}
+
+pub fn unsafe_kill(pid: i32, sig: &str) {
+    std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
 }
