@@ -281,7 +281,7 @@ async fn second_run_reports_the_same_agent_without_activating() {
 #[tokio::test(flavor = "multi_thread")]
 async fn crash_between_create_agent_and_state_write_is_adopted() {
     let h = Harness::new().await;
-    h.sim.seed_agents(150); // adoption must page through ListAgents
+    h.sim.seed_agents(350); // adoption must page through ListAgents (4 pages)
     h.sim
         .inject_fault(Some("CreateAgent"), ApiFault::CreateThenHang);
     let mut child = h.command(&["activate"]).spawn().unwrap();

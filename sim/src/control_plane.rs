@@ -177,6 +177,14 @@ pub(crate) async fn handle(
             log::info!("api {op}: fault: internal error");
             return Ok(error(&ApiError::internal()));
         }
+        Some(Terminal::Error(kind, status)) => {
+            log::info!("api {op}: fault: {kind}");
+            return Ok(error(&ApiError {
+                status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                kind,
+                message: format!("injected {kind}"),
+            }));
+        }
         None => {}
     }
 

@@ -21,6 +21,7 @@ pub(crate) enum Terminal {
     Throttle,
     Internal,
     Reset,
+    Error(&'static str, u16),
 }
 
 #[derive(Debug)]
@@ -88,6 +89,7 @@ impl Faults {
             ApiFault::Throttle { times }
             | ApiFault::Internal { times }
             | ApiFault::ResetConnection { times } => Some(times),
+            ApiFault::Error { times, .. } => times,
             ApiFault::Latency(_) | ApiFault::CreateThenHang => None,
         };
         if remaining == Some(0) {
@@ -126,6 +128,7 @@ impl Faults {
                 ApiFault::Throttle { .. } => Terminal::Throttle,
                 ApiFault::Internal { .. } => Terminal::Internal,
                 ApiFault::ResetConnection { .. } => Terminal::Reset,
+                ApiFault::Error { code, status, .. } => Terminal::Error(code, status),
             };
             if plan.terminal.is_none() {
                 plan.terminal = Some(terminal);

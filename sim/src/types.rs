@@ -94,6 +94,16 @@ pub enum ApiFault {
     /// CreateAgent creates the agent completely, then never answers (crash/timeout tests).
     /// Stays armed until `clear_faults`.
     CreateThenHang,
+    /// Answer the next `times` calls with this AWS error code and HTTP status, e.g.
+    /// `AccessDeniedException`/400 or `ExpiredTokenException`/403 (`None` = until cleared).
+    Error {
+        /// The `__type` (error code).
+        code: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// How many calls; `None` = until `clear_faults`.
+        times: Option<u32>,
+    },
 }
 
 /// `AgentStatus` of the model.
