@@ -6,6 +6,7 @@
 
 mod fragment;
 mod settings;
+mod values;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ConfigError, Merged, OneOrMany, Sourced};
+use super::values::{
+    count, default_agent_name, duration, exactly_one, host, http_url, invalid, opt,
+};
+use super::{ConfigError, Merged};
 use crate::cidr::Cidr;
 use crate::ids::{
     AgentArn, AgentName, ExternalId, Region, RoleArn, SecurityGroupArn, SubnetArn, TagKey,
@@ -162,115 +165,6 @@ pub struct ActivationTarget {
     pub security_group_arn: SecurityGroupArn,
 }
 
-fn invalid<T>(s: &Sourced<T>, key: &'static str, value: String, problem: String) -> ConfigError {
-    ConfigError::Invalid {
-        origin: s.origin.clone(),
-        key,
-        value,
-        problem,
-    }
-}
-
-/// Validates an optional string key with `f`.
-fn opt<T>(
-    src: Option<Sourced<String>>,
-    key: &'static str,
-    f: impl Fn(&str) -> Result<T, String>,
-) -> Result<Option<T>, ConfigError> {
-    src.map(|s| f(&s.value).map_err(|p| invalid(&s, key, format!("{:?}", s.value), p)))
-        .transpose()
-}
-
-fn duration(
-    src: Option<Sourced<String>>,
-    key: &'static str,
-    default: Duration,
-    (min, max): (Duration, Duration),
-) -> Result<Duration, ConfigError> {
-    let d = opt(src, key, |v| {
-        let d = humantime::parse_duration(v).map_err(|e| {
-            format!("{e}; expected a duration such as \"90s\", \"15m\" or \"1h 30m\"")
-        })?;
-        if d < min || d > max {
-            return Err(format!(
-                "must be between {} and {}",
-                humantime::format_duration(min),
-                humantime::format_duration(max)
-            ));
-        }
-        Ok(d)
-    })?;
-    Ok(d.unwrap_or(default))
-}
-
-fn exactly_one<T>(
-    src: Option<Sourced<OneOrMany>>,
-    key: &'static str,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Result<Option<T>, ConfigError> {
-    let Some(s) = src else { return Ok(None) };
-    let one = match &s.value {
-        OneOrMany::One(v) => v.clone(),
-        OneOrMany::Many(v) if v.len() == 1 => v[0].clone(),
-        OneOrMany::Many(v) => {
-            return Err(invalid(
-                &s,
-                key,
-                format!("{v:?}"),
-                format!(
-                    "CreateAgent takes exactly one; got {}. Keep one ARN",
-                    v.len()
-                ),
-            ));
-        }
-    };
-    parse(&one)
-        .map(Some)
-        .map_err(|p| invalid(&s, key, format!("{one:?}"), p))
-}
-
-fn host(v: &str) -> Result<String, String> {
-    let ok = !v.is_empty()
-        && v.len() <= 253
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
-    if ok && (v.parse::<std::net::IpAddr>().is_ok() || !v.contains(':')) {
-        Ok(v.to_string())
-    } else {
-        Err(
-            "expected a host name or IP address only (no scheme, no port: the port is \
-             agent.activation_port)"
-                .into(),
-        )
-    }
-}
-
-fn http_url(v: &str) -> Result<String, String> {
-    let uri: hyper::Uri = v.parse().map_err(|e| format!("not a URL ({e})"))?;
-    match (uri.scheme_str(), uri.authority()) {
-        (Some("http" | "https"), Some(_)) => Ok(v.to_string()),
-        _ => Err("expected an http:// or https:// URL with a host".into()),
-    }
-}
-
-/// The default agent name: this host's name, with characters DataSync refuses replaced.
-fn default_agent_name() -> AgentName {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let clean: String = host
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "+=._:@/-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(256)
-        .collect();
-    AgentName::parse(&clean).unwrap_or_else(|_| AgentName::parse("datasync-warden").expect("valid"))
-}
-
 impl Settings {
     /// Validates merged keys; `files` names the files read, for "missing key" errors.
     pub fn validate(m: Merged, files: String) -> Result<Settings, ConfigError> {
@@ -338,32 +232,8 @@ impl Settings {
                 ),
             ));
         }
-        let planned_tasks = m.checks_planned_tasks.map(|s| {
-            u32::try_from(s.value)
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    invalid(
-                        &s,
-                        "checks.planned_tasks",
-                        s.value.to_string(),
-                        "expected a count from 1 to 1000".into(),
-                    )
-                })
-        });
-        let offline_after = m.monitor_offline_after.map(|s| {
-            u32::try_from(s.value)
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    invalid(
-                        &s,
-                        "monitor.offline_after",
-                        s.value.to_string(),
-                        "expected a count from 1 to 1000".into(),
-                    )
-                })
-        });
+        let planned_tasks = count(m.checks_planned_tasks, "checks.planned_tasks")?;
+        let offline_after = count(m.monitor_offline_after, "monitor.offline_after")?;
         let secs = Duration::from_secs;
         Ok(Settings {
             agent: AgentSettings {
@@ -423,7 +293,7 @@ impl Settings {
                 control_ports: m.checks_control_ports.is_some_and(|s| s.value),
                 support_port: m.checks_support_port.is_some_and(|s| s.value),
                 aws: m.checks_aws.is_none_or(|s| s.value),
-                planned_tasks: planned_tasks.transpose()?.unwrap_or(1),
+                planned_tasks: planned_tasks.unwrap_or(1),
                 source_cidrs: match m.checks_source_cidrs {
                     None => Vec::new(),
                     Some(s) => s
@@ -444,7 +314,7 @@ impl Settings {
                     DEFAULT_MONITOR_INTERVAL,
                     (secs(1), secs(3600)),
                 )?,
-                offline_after: offline_after.transpose()?.unwrap_or(DEFAULT_OFFLINE_AFTER),
+                offline_after: offline_after.unwrap_or(DEFAULT_OFFLINE_AFTER),
                 realert_every: duration(
                     m.monitor_realert_every,
                     "monitor.realert_every",
