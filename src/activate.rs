@@ -5,7 +5,9 @@
 //! agent carrying the token and adopts it instead of activating again.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use backoff::backoff::Backoff;
 
 use crate::activation_key::{ActivationKey, KeyClient, KeyError, KeyRequest};
 use crate::aws_checks;
@@ -161,7 +163,11 @@ impl Activator {
             }
             Loaded::Absent => (new_token(), false),
         };
-        let target = self.preflight(interrupted, supplied.is_none()).await?;
+        // One deadline for waiting on the agent: its port, then its key.
+        let deadline = Instant::now() + self.settings.activation.deadline;
+        let target = self
+            .preflight(interrupted, supplied.is_none(), deadline)
+            .await?;
         self.save(Record::Activating {
             activation_token: token.clone(),
             agent_name: target.agent_name.to_string(),
@@ -186,7 +192,11 @@ impl Activator {
                 let on_retry =
                     |e: &KeyError, wait: Duration| (self.progress)(Progress::KeyRetry(e, wait));
                 self.keys
-                    .fetch_reporting(&req, self.settings.activation.deadline, &on_retry)
+                    .fetch_reporting(
+                        &req,
+                        deadline.saturating_duration_since(Instant::now()),
+                        &on_retry,
+                    )
                     .await?
             }
         };
@@ -238,6 +248,7 @@ impl Activator {
         &self,
         interrupted: bool,
         probe_ports: bool,
+        deadline: Instant,
     ) -> Result<ActivationTarget, ActivationError> {
         let settings = &self.settings;
         let (checks, discovery) = if settings.checks.aws {
@@ -288,18 +299,44 @@ impl Activator {
             Phase::Preflight,
             format!("checking ports {}{more}", what.join(", ")),
         ));
-        let probes = probe::probe_all(targets, settings.checks.timeout).await;
-        (self.progress)(Progress::Checks(
-            &probes.iter().map(Check::from_probe).collect::<Vec<_>>(),
-        ));
-        let failed: Vec<Probe> = probes.into_iter().filter(Probe::failed_required).collect();
-        if failed.is_empty() {
-            Ok(target)
-        } else {
-            Err(ActivationError::Checks {
-                failed,
-                interrupted,
-            })
+        // A port that is not open yet (agent booting, rule being added) is waited for within
+        // activation.deadline, like the key itself.
+        let mut retry = backoff::ExponentialBackoffBuilder::new()
+            .with_initial_interval(Duration::from_secs(1))
+            .with_multiplier(2.0)
+            .with_max_interval(Duration::from_secs(30))
+            .with_max_elapsed_time(None)
+            .build();
+        loop {
+            let probes = probe::probe_all(targets.clone(), settings.checks.timeout).await;
+            (self.progress)(Progress::Checks(
+                &probes.iter().map(Check::from_probe).collect::<Vec<_>>(),
+            ));
+            let failed: Vec<Probe> = probes.into_iter().filter(Probe::failed_required).collect();
+            let Some(first) = failed.first() else {
+                return Ok(target);
+            };
+            let wait = retry.next_backoff().unwrap_or(Duration::from_secs(30));
+            if Instant::now() + wait >= deadline {
+                return Err(ActivationError::Checks {
+                    failed,
+                    interrupted,
+                });
+            }
+            let outcome = serde_json::to_value(first.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let text = format!(
+                "waiting for {}:{} ({}): {outcome}, retry in {}",
+                first.target.host,
+                first.target.port,
+                first.target.check,
+                humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)))
+            );
+            log::warn!("{text}; {}", first.hint);
+            (self.progress)(Progress::Phase(Phase::Preflight, text));
+            tokio::time::sleep(wait).await;
         }
     }
 

@@ -7,20 +7,23 @@
 //! AWS console. Transient failures are retried with jittered exponential backoff (the `backoff`
 //! crate, the only retry layer on this path) under an overall deadline.
 
+mod parse;
+
 use std::fmt;
 use std::net::Ipv4Addr;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::rt::TokioIo;
-use regex_lite::Regex;
 use tokio::net::TcpStream;
 
 use crate::ids::Region;
 use crate::probe::{self, Outcome};
+
+use parse::excerpt;
+pub use parse::{ActivationKey, AgentReported, ParseFailure, parse_body, parse_location};
 
 /// Largest body accepted from the agent. A key is 29 bytes; an error page is a few hundred.
 pub const MAX_BODY_BYTES: usize = 4096;
@@ -28,41 +31,12 @@ pub const MAX_BODY_BYTES: usize = 4096;
 pub const MAX_HEAD_BYTES: usize = 8192;
 /// First retry delay: the agent may still be booting; a second is cheap.
 const BACKOFF_INITIAL: Duration = Duration::from_secs(1);
+/// Each wait doubles (±50% jitter, the crate's default randomization).
+const BACKOFF_MULTIPLIER: f64 = 2.0;
 /// Longest wait between attempts: 30 s keeps a fixed security group noticed quickly.
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// The one documented agent error code.
 pub const ENDPOINT_UNREACHABLE: &str = "PRIVATE_LINK_ENDPOINT_UNREACHABLE";
-
-static KEY_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Z0-9]{5}(-[A-Z0-9]{5}){4}$").expect("valid pattern"));
-
-/// An activation key. `Display` and `Debug` show only its first group: a whole key lets
-/// anyone holding it activate the agent into their account for 30 minutes.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ActivationKey(String);
-
-impl ActivationKey {
-    /// Accepts only strings matching `^[A-Z0-9]{5}(-[A-Z0-9]{5}){4}$`.
-    pub fn parse(s: &str) -> Option<Self> {
-        KEY_RE.is_match(s).then(|| Self(s.to_string()))
-    }
-    /// The whole key, for CreateAgent and `fetch-key`'s stdout only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ActivationKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-*****-*****-*****-*****", &self.0[..5])
-    }
-}
-
-impl fmt::Debug for ActivationKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ActivationKey({self})")
-    }
-}
 
 /// How the agent is asked to answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +157,7 @@ pub enum KeyError {
         excerpt: String,
     },
     /// The overall deadline passed.
-    #[error("no activation key after {attempts} attempt(s) in {}: last error: {last}", humantime::format_duration(*deadline))]
+    #[error("no activation key after {attempts} attempt(s) in {}: last error: {last}", humantime::format_duration(Duration::from_secs(deadline.as_secs_f64().round() as u64)))]
     Deadline {
         /// `activation.deadline`.
         deadline: Duration,
@@ -192,6 +166,15 @@ pub enum KeyError {
         /// The last failure.
         last: Box<KeyError>,
     },
+}
+
+impl From<AgentReported> for KeyError {
+    fn from(a: AgentReported) -> KeyError {
+        KeyError::Agent {
+            code: a.code,
+            endpoint_ip: a.endpoint_ip,
+        }
+    }
 }
 
 impl KeyError {
@@ -332,12 +315,12 @@ impl KeyClient {
         on_retry: &(dyn Fn(&KeyError, Duration) + Sync),
     ) -> Result<ActivationKey, KeyError> {
         let started = Instant::now();
-        let backoff = backoff::ExponentialBackoff {
-            initial_interval: BACKOFF_INITIAL,
-            max_interval: BACKOFF_MAX,
-            max_elapsed_time: Some(deadline),
-            ..Default::default()
-        };
+        let backoff = backoff::ExponentialBackoffBuilder::new()
+            .with_initial_interval(BACKOFF_INITIAL)
+            .with_multiplier(BACKOFF_MULTIPLIER)
+            .with_max_interval(BACKOFF_MAX)
+            .with_max_elapsed_time(Some(deadline))
+            .build();
         let attempts = std::sync::atomic::AtomicU32::new(0);
         let last = std::sync::Mutex::new(None::<KeyError>);
         let op = || async {
@@ -414,7 +397,8 @@ impl KeyClient {
         req: &KeyRequest,
         mode: Mode,
     ) -> Result<ActivationKey, KeyError> {
-        match tokio::time::timeout(self.request_timeout, exchange(req, mode)).await {
+        let stream = connect(req, self.request_timeout).await?;
+        match tokio::time::timeout(self.request_timeout, exchange(stream, req, mode)).await {
             Ok(r) => r,
             Err(_) => Err(KeyError::Timeout {
                 mode,
@@ -432,15 +416,34 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn exchange(req: &KeyRequest, mode: Mode) -> Result<ActivationKey, KeyError> {
+/// The TCP handshake, bounded on its own: a dropped SYN is a firewall (filtered), not an
+/// agent that fails to answer, and trying the other answer mode would not help.
+async fn connect(req: &KeyRequest, limit: Duration) -> Result<TcpStream, KeyError> {
     let addr = format!("{}:{}", req.agent, req.port);
-    let stream = TcpStream::connect((req.agent.as_str(), req.port))
-        .await
-        .map_err(|e| KeyError::Connect {
-            addr: addr.clone(),
+    match tokio::time::timeout(limit, TcpStream::connect((req.agent.as_str(), req.port))).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(KeyError::Connect {
+            addr,
             outcome: probe::classify(&e),
             detail: e.to_string(),
-        })?;
+        }),
+        Err(_) => Err(KeyError::Connect {
+            addr,
+            outcome: Outcome::Filtered,
+            detail: format!(
+                "no answer to the TCP handshake within {}",
+                humantime::format_duration(limit)
+            ),
+        }),
+    }
+}
+
+async fn exchange(
+    stream: TcpStream,
+    req: &KeyRequest,
+    mode: Mode,
+) -> Result<ActivationKey, KeyError> {
+    let addr = format!("{}:{}", req.agent, req.port);
     let eof = |e: hyper::Error| KeyError::Eof {
         mode,
         detail: e.to_string(),
@@ -472,13 +475,18 @@ async fn exchange(req: &KeyRequest, mode: Mode) -> Result<ActivationKey, KeyErro
     })?;
     let status = resp.status();
     if status.is_redirection() {
-        let location =
-            resp.headers()
-                .get(hyper::header::LOCATION)
-                .ok_or_else(|| KeyError::Unparseable {
-                    mode,
-                    what: format!("HTTP {status} without Location"),
-                })?;
+        // Two Locations are as ambiguous as two activationKey parameters: take neither.
+        let mut locations = resp.headers().get_all(hyper::header::LOCATION).iter();
+        let (location, None) = (locations.next(), locations.next()) else {
+            return Err(KeyError::Unparseable {
+                mode,
+                what: format!("HTTP {status} with several Location headers: ambiguous"),
+            });
+        };
+        let location = location.ok_or_else(|| KeyError::Unparseable {
+            mode,
+            what: format!("HTTP {status} without Location"),
+        })?;
         let location = location.to_str().map_err(|_| KeyError::Unparseable {
             mode,
             what: "Location is not ASCII".into(),
@@ -512,78 +520,9 @@ async fn exchange(req: &KeyRequest, mode: Mode) -> Result<ActivationKey, KeyErro
 
 fn unparseable(mode: Mode, e: ParseFailure) -> KeyError {
     match e {
-        ParseFailure::Agent(err) => err,
+        ParseFailure::Agent(reported) => reported.into(),
         ParseFailure::Garbage(what) => KeyError::Unparseable { mode, what },
     }
-}
-
-/// Why an answer yielded no key: the agent said why, or it made no sense.
-#[derive(Debug)]
-pub enum ParseFailure {
-    /// `errorType=` was present.
-    Agent(KeyError),
-    /// Nothing usable.
-    Garbage(String),
-}
-
-/// Extracts the key (or the agent's error) from a redirect `Location`.
-pub fn parse_location(
-    location: &str,
-    endpoint_ip: Ipv4Addr,
-) -> Result<ActivationKey, ParseFailure> {
-    let query = location.split_once('?').map_or("", |(_, q)| q);
-    let query = query.split('#').next().unwrap_or("");
-    let values = |name: &str| -> Vec<&str> {
-        query
-            .split('&')
-            .filter_map(|p| p.split_once('='))
-            .filter(|(k, _)| *k == name)
-            .map(|(_, v)| v)
-            .collect()
-    };
-    if let Some(code) = values("errorType").first() {
-        return Err(ParseFailure::Agent(KeyError::Agent {
-            code: excerpt(code),
-            endpoint_ip,
-        }));
-    }
-    match values("activationKey").as_slice() {
-        [one] => ActivationKey::parse(one).ok_or_else(|| {
-            ParseFailure::Garbage(format!(
-                "activationKey {:?} does not match the key pattern",
-                excerpt(one)
-            ))
-        }),
-        [] => Err(ParseFailure::Garbage(format!(
-            "no activationKey or errorType in Location {:?}",
-            excerpt(location)
-        ))),
-        many => Err(ParseFailure::Garbage(format!(
-            "{} activationKey parameters in Location: ambiguous",
-            many.len()
-        ))),
-    }
-}
-
-/// Extracts the key (or the agent's error) from a `no_redirect` body.
-pub fn parse_body(body: &str, endpoint_ip: Ipv4Addr) -> Result<ActivationKey, ParseFailure> {
-    if let Some(code) = body.strip_prefix("errorType=") {
-        return Err(ParseFailure::Agent(KeyError::Agent {
-            code: excerpt(code),
-            endpoint_ip,
-        }));
-    }
-    ActivationKey::parse(body)
-        .ok_or_else(|| ParseFailure::Garbage(format!("body {:?} is not a key", excerpt(body))))
-}
-
-/// The first 64 characters with control characters escaped, safe to log.
-fn excerpt(s: &str) -> String {
-    let mut out: String = s.chars().take(64).flat_map(char::escape_default).collect();
-    if s.chars().count() > 64 {
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]

@@ -221,10 +221,11 @@ async fn deliver(url: String, mut rx: mpsc::Receiver<Alert>, status: Arc<Status>
     let client: HttpsClient = Client::builder(TokioExecutor::new()).build(connector);
     while let Some(alert) = rx.recv().await {
         let body = Bytes::from(serde_json::to_vec(&alert).expect("alert serializes"));
-        let policy = backoff::ExponentialBackoff {
-            max_elapsed_time: Some(WEBHOOK_GIVE_UP_AFTER),
-            ..Default::default()
-        };
+        // 0.5 s doubling, ±50% jitter: about six tries in WEBHOOK_GIVE_UP_AFTER.
+        let policy = backoff::ExponentialBackoffBuilder::new()
+            .with_multiplier(2.0)
+            .with_max_elapsed_time(Some(WEBHOOK_GIVE_UP_AFTER))
+            .build();
         let post = || async {
             post_once(&client, &url, body.clone())
                 .await

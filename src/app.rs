@@ -63,8 +63,8 @@ async fn check(settings: &Settings, format: Format) -> Result<ExitCode> {
     all.append(&mut checks);
     let report = CheckReport::new(activated.map(|a| a.to_string()), identity, discovered, all);
     match format {
-        Format::Text => print!("{}", report.text()),
-        Format::Json => println!("{}", report.json()),
+        Format::Text => emit(&report.text())?,
+        Format::Json => emit(&format!("{}\n", report.json()))?,
     }
     Ok(if report.ok {
         ExitCode::SUCCESS
@@ -107,8 +107,11 @@ async fn status(settings: &Settings, format: Format) -> Result<ExitCode> {
         report["agent_arn"] = serde_json::Value::Null;
     }
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("json")),
-        Format::Text => print!("{}", report::status_text(&report)),
+        Format::Json => emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).expect("json")
+        ))?,
+        Format::Text => emit(&report::status_text(&report))?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -160,7 +163,7 @@ async fn fetch_key(settings: &Settings) -> Result<ExitCode> {
         .await
         .context("failed to fetch the activation key")?;
     log::info!("activation key {key} obtained; it expires 30 minutes after issue");
-    println!("{}", key.expose());
+    emit(&format!("{}\n", key.expose()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -195,8 +198,18 @@ async fn activate(settings: Settings, key: Option<String>) -> Result<ExitCode> {
             log::info!("activated {arn} ({status})");
         }
     }
-    println!("{}", outcome.arn());
+    emit(&format!("{}\n", outcome.arn()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes command output to stdout; a closed pipe (`check | head`) ends the output quietly.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("failed to write to stdout"),
+    }
 }
 
 /// The exit code, error kind and hint for a failure, from the first typed error in its chain.

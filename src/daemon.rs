@@ -179,13 +179,15 @@ async fn lifecycle(ctx: &Ctx) -> Result<()> {
     monitor(ctx, arn).await
 }
 
+/// 5 s doubling to 5 min, ±50% jitter, never giving up. (The builder, unlike a struct
+/// literal, also starts the *current* interval at the initial one.)
 fn phase_backoff() -> backoff::ExponentialBackoff {
-    backoff::ExponentialBackoff {
-        initial_interval: PHASE_RETRY_INITIAL,
-        max_interval: PHASE_RETRY_MAX,
-        max_elapsed_time: None,
-        ..Default::default()
-    }
+    backoff::ExponentialBackoffBuilder::new()
+        .with_initial_interval(PHASE_RETRY_INITIAL)
+        .with_multiplier(2.0)
+        .with_max_interval(PHASE_RETRY_MAX)
+        .with_max_elapsed_time(None)
+        .build()
 }
 
 async fn activate_until_done(ctx: &Ctx) -> Result<AgentArn> {

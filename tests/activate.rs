@@ -379,13 +379,20 @@ async fn closed_agent_port_blocks_activation_with_a_hint() {
     let h = Harness::new().await;
     h.run(&["activate"]).await.assert_ok(); // closes the simulated agent's port
     std::fs::remove_file(h.state_file()).unwrap();
+    h.fragment("[activation]\ndeadline = \"3s\"\n");
+    let started = Instant::now();
     let run = h.run(&["activate"]).await;
     run.assert_failed_with(
         1,
         &[
             "required port check(s) failed",
             "refused: nothing accepts TCP",
+            "(agent.activation_port): refused, retry in",
         ],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3 + 5),
+        "gave up within the deadline"
     );
     assert_eq!(h.sim.call_count("CreateAgent"), 1);
 }

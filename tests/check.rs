@@ -102,3 +102,14 @@ async fn activated_agent_port_is_not_checked() {
         text.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_stdout_is_not_a_crash() {
+    let h = Harness::new().await;
+    let mut child = h.command(&["check", "--format", "json"]).spawn().unwrap();
+    drop(child.stdout.take()); // like `check | head -c0`: the reader is gone before the output
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -21,7 +21,7 @@ pub enum ActivationError {
         interrupted: bool,
     },
     /// No key.
-    #[error("failed to fetch the activation key: {0}")]
+    #[error(transparent)]
     Key(#[from] KeyError),
     /// An AWS call failed.
     #[error(transparent)]

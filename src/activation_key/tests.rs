@@ -29,6 +29,7 @@ fn location_error_type_maps_to_the_443_diagnosis() {
     let Err(ParseFailure::Agent(e)) = parse_location(loc, IP) else {
         panic!()
     };
+    let e = KeyError::from(e);
     assert_eq!(e.kind(), "agent_error_type");
     assert!(
         e.hint()
@@ -43,6 +44,7 @@ fn unknown_error_type_is_reported_verbatim() {
     let Err(ParseFailure::Agent(e)) = parse_location("/?errorType=NEW_THING", IP) else {
         panic!()
     };
+    let e = KeyError::from(e);
     assert_eq!(e.to_string(), "the agent reported errorType=NEW_THING");
     assert!(e.hint().contains("\"NEW_THING\""));
 }

@@ -24,9 +24,11 @@ pub const MAX_ACTIVATION_DEADLINE: Duration = Duration::from_secs(25 * 60);
 /// One HTTP exchange with the agent. The agent contacts the endpoint on 443 before it
 /// answers, which takes a few seconds at worst on a healthy network.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-/// Per-probe TCP connect timeout: a LAN or Direct Connect handshake takes milliseconds;
-/// 3 s matches the Linux initial SYN retransmission timer (RFC 6298: 1 s, then 2 s).
-pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+/// Per-probe TCP connect timeout. A LAN or Direct Connect handshake takes milliseconds; 4 s
+/// outlasts Linux's neighbour resolution (3 probes 1 s apart), so a host that is down is
+/// reported as unreachable rather than mistaken for a firewall, and covers two SYN
+/// retransmissions (RFC 6298: after 1 s and 3 s). Probes run concurrently: 4 s in all.
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(4);
 /// DescribeAgent polling period; DataSync itself only flips to OFFLINE after 5 minutes.
 pub const DEFAULT_MONITOR_INTERVAL: Duration = Duration::from_secs(60);
 /// Consecutive OFFLINE observations before declaring the agent OFFLINE.
