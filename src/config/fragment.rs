@@ -44,7 +44,7 @@ pub struct Sourced<T> {
 /// exactly one subnet and one security group, and a list gets a precise error rather than a
 /// type error.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "one ARN string (or a list holding exactly one)")]
 pub enum OneOrMany {
     /// `key = "value"`
     One(String),
