@@ -1,0 +1,365 @@
+//! Build-time tasks: `cargo run -p xtask -- dist [--out DIR]` writes the man page and the shell
+//! completions, generated from the CLI definition the binary itself parses (`src/cli.rs`,
+//! compiled here from the same file), to `target/dist/` (or DIR):
+//!
+//! - `datasync-warden.8`: clap_mangen's NAME, SYNOPSIS, DESCRIPTION, OPTIONS and VERSION, a
+//!   COMMANDS section built from the subcommands and their options, and the hand-written
+//!   sections below (EXIT STATUS, SIGNALS, FILES, ENVIRONMENT, SEE ALSO);
+//! - `completions/datasync-warden.bash`, `completions/_datasync-warden` (zsh),
+//!   `completions/datasync-warden.fish`.
+//!
+//! The man page's date comes from `SOURCE_DATE_EPOCH` when set (reproducible packages), else
+//! from the clock.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use cli::Cli;
+
+/// The binary's CLI definition, compiled from its own source file. xtask then depends on clap
+/// alone, not on the daemon's dependency tree (the AWS SDK): it builds in seconds and never
+/// invalidates the debug build of the tests with a different feature set.
+#[path = "../../src/cli.rs"]
+#[allow(dead_code)]
+mod cli;
+
+/// What `src/cli.rs` imports from its crate. `dist` checks the value against
+/// `src/config/mod.rs`, so the man page cannot show a stale default.
+mod config {
+    pub const DEFAULT_CONFIG_PATH: &str = "/etc/datasync-warden/config.toml";
+}
+
+const BIN: &str = "datasync-warden";
+
+/// Longer text for subcommands whose one-line help is not enough, shown under their entry in
+/// COMMANDS. An entry naming no subcommand fails `dist`, so a renamed command cannot leave stale
+/// text behind.
+const DETAILS: &[(&str, &str)] = &[
+    (
+        "run",
+        "The daemon. Activates once (or goes straight to monitoring when the state file or \
+         \\fBagent.arn\\fR names the agent), then calls DescribeAgent every \
+         \\fBmonitor.interval\\fR, raises \\fIoffline\\fR, \\fIstill_offline\\fR, \\fIrecovered\\fR, \
+         \\fIapi_errors\\fR, \\fIapi_recovered\\fR and \\fIagent_missing\\fR alerts to journald and \
+         to \\fBalerts.webhook\\fR, and serves \\fB/healthz\\fR, \\fB/readyz\\fR, \\fB/status\\fR and \
+         \\fB/metrics\\fR on \\fBhealth.listen\\fR. Speaks sd_notify (READY, STATUS, WATCHDOG at half \
+         of WatchdogSec, RELOADING, STOPPING). Normally started by \\fBdatasync\\-warden.service\\fR.",
+    ),
+    (
+        "check",
+        "Probe the agent's activation port and, with \\fBchecks.control_ports\\fR, the endpoint IP \
+         on TCP 443 and 1024\\(en1064 (22 with \\fBchecks.support_port\\fR), then the AWS side \
+         (endpoint, subnet, security group, permissions) unless \\fBchecks.aws\\fR is false. \
+         Probes run concurrently. Each result comes with a hint.",
+    ),
+    (
+        "activate",
+        "Run the checks, fetch a key, call CreateAgent, persist the state and print the agent ARN. \
+         With an activated state, call DescribeAgent once and print the same ARN. Safe to run \
+         again.",
+    ),
+    (
+        "status",
+        "Print the running daemon's view (its /status), or the state file plus one DescribeAgent \
+         when no daemon answers on \\fBhealth.listen\\fR.",
+    ),
+];
+
+/// DESCRIPTION, longer than the command's one-line `about` (which is NAME).
+const DESCRIPTION: &str = r#".SH DESCRIPTION
+.B datasync-warden
+checks the network path to a DataSync agent, fetches its activation key, activates it with
+CreateAgent through an interface VPC endpoint, and records the result in
+\fI/var/lib/datasync-warden/state.json\fR so that it never activates twice, even across crashes
+and golden-image clones. As a service (\fBrun\fR, started by \fBdatasync\-warden.service\fR) it
+then monitors the agent and alerts while it is OFFLINE.
+Every failure is printed with its whole cause chain and a hint saying what to change.
+"#;
+
+/// Hand-written sections appended after the generated ones (roff).
+const EXTRA: &str = r#".SH "EXIT STATUS"
+0 success; 1 a check or an operation failed, or the daemon cannot start (e.g. \fBhealth.listen\fR
+is taken); 2 bad usage or invalid configuration (the unit does not restart on it).
+.SH SIGNALS
+.TP
+.BR SIGTERM ", " SIGINT
+Stop within a second (in-flight calls are cancelled; state writes are atomic).
+.TP
+.B SIGHUP
+Reload the configuration (\fBsystemctl reload datasync\-warden\fR): [monitor], [alerts] and [checks]
+apply at once, other sections at the next restart. An invalid configuration is refused and the
+running one kept.
+.SH FILES
+.TP
+.I /etc/datasync-warden/config.toml
+Main configuration; every key is documented in the shipped, commented example.
+.TP
+.I /etc/datasync-warden/config.d/*.toml
+Fragments applied after it in lexical order, e.g. \fI50-instance.toml\fR written by cloud-init.
+The service starts only once at least one fragment exists. Files must be readable by the
+service's dynamic user (mode 0644).
+.TP
+.I /etc/datasync-warden/environment
+Optional, read by systemd as root (may be mode 0600): environment for the service, such as AWS
+credentials where no instance role exists.
+.TP
+.I /var/lib/datasync-warden/state.json
+Activation state (mode 0600): agent ARN, name, endpoint, Region, time, token and the machine id.
+A state written on another machine (a cloned image) is not trusted. Under the service,
+\fI/var/lib/datasync-warden\fR is a symlink to \fI/var/lib/private/datasync-warden\fR.
+.TP
+.I /usr/lib/systemd/system/datasync-warden.service
+The unit: Type=notify, WatchdogSec=60s, DynamicUser=yes, sandboxed. Override with
+\fBsystemctl edit datasync\-warden\fR.
+.TP
+.I /usr/share/doc/datasync-warden/
+README, changelog, golden-image guide (README.packaging.md), example fragment, and the
+least-privilege IAM policy (iam-policy.json, explained in iam-policy.md).
+.SH ENVIRONMENT
+.TP
+.B DATASYNC_WARDEN_LOG
+Log level: error, warn, info (the unit's default), debug or trace. \fB\-v\fR and \fB\-vv\fR
+take precedence.
+.TP
+.BR AWS_PROFILE ", " AWS_REGION ", " AWS_ENDPOINT_URL ", " AWS_MAX_ATTEMPTS ", " AWS_ACCESS_KEY_ID ", ..."
+The AWS SDK's standard variables, as the SDK defines them.
+.SH "SEE ALSO"
+.BR systemctl (1),
+.BR journalctl (1),
+.BR systemd.exec (5),
+.BR machine-id (5)
+"#;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["dist"] => dist(&default_out()),
+        ["dist", "--out", dir] => dist(Path::new(dir)),
+        _ => Err("usage: cargo run -p xtask -- dist [--out DIR]".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn default_out() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+        .join("dist")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// The daemon's version, from the root Cargo.toml (`[package] version`): the CLI compiled here
+/// would otherwise report xtask's own.
+fn version() -> Result<String, String> {
+    let path = root().join("Cargo.toml");
+    let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut in_package = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package && let Some(v) = line.strip_prefix("version = ") {
+            return Ok(v.trim_matches('"').to_string());
+        }
+    }
+    Err(format!("no [package] version in {}", path.display()))
+}
+
+/// The CLI definition, with the daemon's version.
+fn command() -> Result<clap::Command, String> {
+    let path = root().join("src/config/mod.rs");
+    let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let want = format!(
+        "pub const DEFAULT_CONFIG_PATH: &str = \"{}\";",
+        config::DEFAULT_CONFIG_PATH
+    );
+    if !text.contains(&want) {
+        return Err(format!(
+            "{} no longer says `{want}`: update mod config in xtask/src/main.rs",
+            path.display()
+        ));
+    }
+    Ok(Cli::command().version(version()?))
+}
+
+fn dist(out: &Path) -> Result<(), String> {
+    let completions = out.join("completions");
+    fs::create_dir_all(&completions).map_err(|e| format!("{}: {e}", completions.display()))?;
+
+    let page = out.join(format!("{BIN}.8"));
+    fs::write(&page, man_page()?).map_err(|e| format!("{}: {e}", page.display()))?;
+    println!("{}", page.display());
+
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        let mut cmd = command()?;
+        let path = clap_complete::generate_to(shell, &mut cmd, BIN, &completions)
+            .map_err(|e| format!("{shell} completions: {e}"))?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+fn man_page() -> Result<Vec<u8>, String> {
+    let mut cmd = command()?.disable_help_subcommand(true);
+    cmd.build();
+    let mut man = clap_mangen::Man::new(cmd.clone())
+        .section("8")
+        .manual("System Administration")
+        .source(format!("{BIN} {}", version()?));
+    // Always a date: an empty .TH field would shift the source and manual fields left.
+    man = man.date(date());
+    let mut w = Vec::new();
+    let io = |e: std::io::Error| e.to_string();
+    man.render_title(&mut w).map_err(io)?;
+    man.render_name_section(&mut w).map_err(io)?;
+    man.render_synopsis_section(&mut w).map_err(io)?;
+    w.write_all(DESCRIPTION.as_bytes()).map_err(io)?;
+    man.render_options_section(&mut w).map_err(io)?;
+    commands_section(&cmd, &mut w)?;
+    w.write_all(EXTRA.as_bytes()).map_err(io)?;
+    man.render_version_section(&mut w).map_err(io)?;
+    Ok(w)
+}
+
+/// COMMANDS: each subcommand with its synopsis, its help, the detail text and its own options.
+fn commands_section(cmd: &clap::Command, w: &mut Vec<u8>) -> Result<(), String> {
+    let subs: Vec<&clap::Command> = cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
+    for (name, _) in DETAILS {
+        if !subs.iter().any(|s| s.get_name() == *name) {
+            return Err(format!(
+                "xtask DETAILS names `{name}`, which is no subcommand"
+            ));
+        }
+    }
+    let mut out = String::from(".SH COMMANDS\n");
+    for sub in subs {
+        let name = sub.get_name();
+        let detail = DETAILS.iter().find(|(n, _)| *n == name).map(|(_, d)| *d);
+        let args: Vec<&clap::Arg> = sub
+            .get_arguments()
+            .filter(|a| !a.is_hide_set() && !a.is_global_set() && a.get_long() != Some("help"))
+            .filter(|a| a.get_long().is_some() || a.get_short().is_some())
+            .collect();
+        out.push_str(".TP\n");
+        out.push_str(&format!("\\fB{}\\fR", esc(name)));
+        for a in &args {
+            out.push_str(&format!(" [{}]", flag(a)));
+        }
+        out.push('\n');
+        if let Some(about) = sub.get_about() {
+            out.push_str(&format!("{}\n", esc(&sentence(&about.to_string()))));
+        }
+        if let Some(detail) = detail {
+            out.push_str(".sp\n");
+            out.push_str(detail);
+            out.push('\n');
+        }
+        for a in args {
+            out.push_str(".RS\n.TP\n");
+            out.push_str(&flag(a));
+            out.push('\n');
+            let mut help = sentence(&a.get_help().map(|h| h.to_string()).unwrap_or_default());
+            let values: Vec<String> = a
+                .get_possible_values()
+                .iter()
+                .filter(|v| !v.is_hide_set())
+                .map(|v| v.get_name().to_string())
+                .collect();
+            if !values.is_empty() {
+                help.push_str(&format!(" One of: {}.", values.join(", ")));
+            }
+            let defaults: Vec<String> = a
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            if !defaults.is_empty() {
+                help.push_str(&format!(" Default: {}.", defaults.join(", ")));
+            }
+            out.push_str(&esc(help.trim()));
+            out.push_str("\n.RE\n");
+        }
+    }
+    w.extend_from_slice(out.as_bytes());
+    Ok(())
+}
+
+/// `text` as a sentence: ends with a period.
+fn sentence(text: &str) -> String {
+    let t = text.trim();
+    if t.is_empty() || t.ends_with(['.', '!', '?']) {
+        t.to_string()
+    } else {
+        format!("{t}.")
+    }
+}
+
+/// `\fB--format\fR \fIFORMAT\fR`.
+fn flag(a: &clap::Arg) -> String {
+    let mut s = match (a.get_short(), a.get_long()) {
+        (Some(c), Some(l)) => format!("\\fB\\-{c}\\fR, \\fB\\-\\-{}\\fR", esc(l)),
+        (None, Some(l)) => format!("\\fB\\-\\-{}\\fR", esc(l)),
+        (Some(c), None) => format!("\\fB\\-{c}\\fR"),
+        (None, None) => String::new(),
+    };
+    if a.get_action().takes_values() {
+        let value = a
+            .get_value_names()
+            .and_then(|v| v.first())
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| a.get_id().as_str().to_uppercase());
+        s.push_str(&format!(" \\fI{}\\fR", esc(&value)));
+    }
+    s
+}
+
+/// Escapes text for roff: backslashes, hyphens (so they render as ASCII), and leading dots or
+/// apostrophes that would read as requests.
+fn esc(s: &str) -> String {
+    let s = s.replace('\\', "\\e").replace('-', "\\-");
+    if s.starts_with('.') || s.starts_with('\'') {
+        format!("\\&{s}")
+    } else {
+        s
+    }
+}
+
+/// `SOURCE_DATE_EPOCH` (reproducible builds), else now, as YYYY-MM-DD (UTC).
+fn date() -> String {
+    let secs: i64 = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        });
+    let days = secs.div_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
