@@ -165,23 +165,27 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The daemon's version, from the root Cargo.toml (`[package] version`): the CLI compiled here
-/// would otherwise report xtask's own.
-fn version() -> Result<String, String> {
+/// A `[package]` field of the root Cargo.toml (the daemon's `version` and `description`): the
+/// CLI compiled here would otherwise report xtask's own.
+fn package_field(key: &str) -> Result<&'static str, String> {
     let path = root().join("Cargo.toml");
     let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut in_package = false;
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
             in_package = line == "[package]";
-        } else if in_package && let Some(v) = line.strip_prefix("version = ") {
-            return Ok(v.trim_matches('"').to_string());
+        } else if in_package
+            && let Some((k, v)) = line.split_once(" = ")
+            && k == key
+        {
+            // clap takes &'static str without its "string" feature; xtask runs once and exits.
+            return Ok(Box::leak(v.trim_matches('"').to_string().into_boxed_str()));
         }
     }
-    Err(format!("no [package] version in {}", path.display()))
+    Err(format!("no [package] {key} in {}", path.display()))
 }
 
-/// The CLI definition, with the daemon's version.
+/// The CLI definition, with the daemon's version and description.
 fn command() -> Result<clap::Command, String> {
     let path = root().join("src/config/mod.rs");
     let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -195,7 +199,9 @@ fn command() -> Result<clap::Command, String> {
             path.display()
         ));
     }
-    Ok(Cli::command().version(version()?))
+    Ok(Cli::command()
+        .version(package_field("version")?)
+        .about(package_field("description")?))
 }
 
 fn dist(out: &Path) -> Result<(), String> {
@@ -221,7 +227,7 @@ fn man_page() -> Result<Vec<u8>, String> {
     let mut man = clap_mangen::Man::new(cmd.clone())
         .section("8")
         .manual("System Administration")
-        .source(format!("{BIN} {}", version()?));
+        .source(format!("{BIN} {}", package_field("version")?));
     // Always a date: an empty .TH field would shift the source and manual fields left.
     man = man.date(date());
     let mut w = Vec::new();
