@@ -3,7 +3,7 @@
 # (AWS CLI in .venv, wrk, nftables), then runs bench/report.py, which prints a table of
 # figures and ratios and writes docs/PERFORMANCE.md.  Root is needed for the port-sweep case
 # (network namespaces); without it that row is skipped.
-#   bench/report.sh            (BENCH_ITERATIONS=10 BENCH_POLL_SECONDS=20 BENCH_WRK_SECONDS=10)
+#   bench/report.sh            (BENCH_ITERATIONS=10 BENCH_POLL_SECONDS=30 BENCH_WRK_SECONDS=10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p datasync-warden -p datasync-sim
