@@ -26,7 +26,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon: activate once, then monitor the agent.
     Run,
-    /// Check the prerequisites (ports now; AWS side in a later release) and report.
+    /// Check the prerequisites (network path, VPC endpoint, permissions) and report.
     Check {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]

@@ -140,7 +140,8 @@ fn main() -> ExitCode {
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["dist"] => dist(&default_out()),
         ["dist", "--out", dir] => dist(Path::new(dir)),
-        _ => Err("usage: cargo run -p xtask -- dist [--out DIR]".into()),
+        ["man"] => man_source(),
+        _ => Err("usage: cargo run -p xtask -- dist [--out DIR] | man".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -218,6 +219,18 @@ fn dist(out: &Path) -> Result<(), String> {
             .map_err(|e| format!("{shell} completions: {e}"))?;
         println!("{}", path.display());
     }
+    Ok(())
+}
+
+/// The man page's source copy in the repository, for readers and reviews without a build.
+/// `cargo test -p xtask` fails when it differs from what `dist` generates.
+const MAN_SOURCE: &str = "docs/datasync-warden.8";
+
+/// Regenerates [`MAN_SOURCE`].
+fn man_source() -> Result<(), String> {
+    let path = root().join(MAN_SOURCE);
+    fs::write(&path, man_page()?).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("{}", path.display());
     Ok(())
 }
 
@@ -368,4 +381,45 @@ fn date() -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page without its `.TH` line, which carries the date.
+    fn undated(page: &str) -> String {
+        page.lines()
+            .filter(|l| !l.starts_with(".TH "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_committed_man_page_is_the_generated_one() {
+        let generated = String::from_utf8(man_page().unwrap()).unwrap();
+        let committed = fs::read_to_string(root().join(MAN_SOURCE)).unwrap();
+        assert!(
+            undated(&generated) == undated(&committed),
+            "{MAN_SOURCE} is stale (the CLI or xtask changed): run `cargo run -p xtask -- man`"
+        );
+    }
+
+    #[test]
+    fn the_man_page_documents_every_subcommand_and_the_contract_files() {
+        let page = String::from_utf8(man_page().unwrap()).unwrap();
+        for needle in [
+            "\\fBrun\\fR",
+            "\\fBcheck\\fR",
+            "\\fBfetch\\-key\\fR",
+            "\\fBactivate\\fR",
+            "\\fBstatus\\fR",
+            "/etc/datasync-warden/config.d/*.toml",
+            "/var/lib/datasync-warden/state.json",
+            ".SH \"EXIT STATUS\"",
+            ".SH SIGNALS",
+        ] {
+            assert!(page.contains(needle), "man page lacks {needle:?}");
+        }
+    }
 }
