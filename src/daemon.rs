@@ -139,24 +139,12 @@ fn reload(path: &Path, tx: &watch::Sender<Settings>, notifier: &Notifier, status
     notifier.reloading();
     match config::load(path) {
         Ok(new) => {
-            let old = tx.borrow().clone();
-            let restart: Vec<&str> = [
-                ("agent", old.agent != new.agent),
-                ("endpoint", old.endpoint != new.endpoint),
-                ("aws", old.aws != new.aws),
-                ("health", old.health != new.health),
-                ("state", old.state != new.state),
-            ]
-            .into_iter()
-            .filter_map(|(k, changed)| changed.then_some(k))
-            .collect();
-            if !restart.is_empty() {
-                log::warn!(
-                    "configuration reloaded; changes to [{}] take effect at the next restart",
-                    restart.join("], [")
-                );
-            } else {
+            let activated = status.snapshot().agent_arn.is_some();
+            let caveats = reload_caveats(&tx.borrow(), &new, activated);
+            if caveats.is_empty() {
                 log::info!("configuration reloaded");
+            } else {
+                log::warn!("configuration reloaded; {}", caveats.join("; "));
             }
             tx.send_replace(new);
         }
@@ -171,6 +159,44 @@ fn reload(path: &Path, tx: &watch::Sender<Settings>, notifier: &Notifier, status
         }
     }
     notifier.ready();
+}
+
+/// What a reload does not apply at once, in words for the log (empty: everything applies).
+/// `[monitor]`, `[alerts]` and `[checks]` always apply at once. Until the agent is activated,
+/// `[agent]`, `[endpoint]` and `[activation]` apply from the next attempt (each attempt reads the
+/// current settings); once it is, they no longer matter: the state file names the agent.
+/// `[aws]` (the SDK client), `[health]` (the bound socket) and `[state]` need a restart.
+fn reload_caveats(old: &Settings, new: &Settings, activated: bool) -> Vec<String> {
+    let names = |sections: &[(&str, bool)]| -> String {
+        let changed: Vec<String> = sections
+            .iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(name, _)| format!("[{name}]"))
+            .collect();
+        changed.join(", ")
+    };
+    let mut caveats = Vec::new();
+    let restart = names(&[
+        ("aws", old.aws != new.aws),
+        ("health", old.health != new.health),
+        ("state", old.state != new.state),
+    ]);
+    if !restart.is_empty() {
+        caveats.push(format!(
+            "changes to {restart} take effect at the next restart"
+        ));
+    }
+    let activation = names(&[
+        ("agent", old.agent != new.agent),
+        ("endpoint", old.endpoint != new.endpoint),
+        ("activation", old.activation != new.activation),
+    ]);
+    if activated && !activation.is_empty() {
+        caveats.push(format!(
+            "changes to {activation} do not affect the activated agent (the state file names it)"
+        ));
+    }
+    caveats
 }
 
 /// Activates (if needed), then monitors forever. Returns only on invalid configuration.
@@ -452,5 +478,48 @@ fn monitoring_text(
             s.offline_since.as_deref().unwrap_or("?")
         ),
         Ok(info) => format!("monitoring {id}: {}", info.status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(address: &str, extra: &str) -> Settings {
+        let text = format!(
+            "[agent]\naddress = \"{address}\"\n[endpoint]\nregion = \"us-east-1\"\n\
+             vpc_endpoint_id = \"vpce-0123456789abcdef0\"\n{extra}"
+        );
+        config::from_str(Path::new("test.toml"), &text).unwrap()
+    }
+
+    #[test]
+    fn reload_caveats_name_what_does_not_apply_at_once() {
+        let base = settings("10.0.1.25", "");
+        // Monitoring, alerting and checks apply at once: no caveat.
+        let live = settings(
+            "10.0.1.25",
+            "[monitor]\ninterval = \"2m\"\n[checks]\ntimeout = \"2s\"\n",
+        );
+        assert!(reload_caveats(&base, &live, true).is_empty());
+        // The SDK client, the bound socket and the state directory need a restart.
+        let restart = settings(
+            "10.0.1.25",
+            "[health]\nlisten = \"127.0.0.1:9999\"\n[state]\ndir = \"/srv/x\"\n",
+        );
+        assert_eq!(
+            reload_caveats(&base, &restart, false),
+            ["changes to [health], [state] take effect at the next restart"]
+        );
+        // Activation settings apply from the next attempt before activation, never after it.
+        let moved = settings("10.0.1.26", "[activation]\ndeadline = \"5m\"\n");
+        assert!(reload_caveats(&base, &moved, false).is_empty());
+        assert_eq!(
+            reload_caveats(&base, &moved, true),
+            [
+                "changes to [agent], [activation] do not affect the activated agent \
+                 (the state file names it)"
+            ]
+        );
     }
 }

@@ -92,7 +92,9 @@ Stop within a second (in-flight calls are cancelled; state writes are atomic).
 .TP
 .B SIGHUP
 Reload the configuration (\fBsystemctl reload datasync\-warden\fR): [monitor], [alerts] and [checks]
-apply at once, other sections at the next restart. An invalid configuration is refused and the
+apply at once; until the agent is activated, [agent], [endpoint] and [activation] apply from the
+next attempt (afterwards the state file names the agent); [aws], [health] and [state] at the next
+restart. A warning names what does not apply at once. An invalid configuration is refused and the
 running one kept.
 .SH FILES
 .TP
