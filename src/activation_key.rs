@@ -1,4 +1,5 @@
-//! Fetching the activation key from the agent's HTTP endpoint (DESIGN.md §2).
+//! Fetching the activation key from the agent's HTTP endpoint (the query and redirect that
+//! AWS DataSync User Guide, "Activating your agent", documents for `curl`).
 //!
 //! The agent answers in one of two modes: a `302` whose `Location` carries `activationKey`
 //! (or `errorType`), or, with the bare `no_redirect` flag, the key as a plain body. Some agent
@@ -79,7 +80,8 @@ pub struct KeyRequest {
 }
 
 impl KeyRequest {
-    /// The request target for `mode`: the exact query of DESIGN.md §2. No value needs
+    /// The request target for `mode`: the exact query AWS documents for a
+    /// PrivateLink activation. No value needs
     /// percent-encoding: the Region and IP are validated to plain ASCII.
     pub fn path_and_query(&self, mode: Mode) -> String {
         let mut q = format!(

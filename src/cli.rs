@@ -1,4 +1,5 @@
-//! The command line (the interface contract of DESIGN.md §4).
+//! The command line: the subcommands and options are an interface contract (scripts and
+//! images depend on them): extend, never rename.
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! The DataSync control plane: CreateAgent, DescribeAgent, and finding an agent by tag.
 //!
 //! Every failure is classified into an [`AwsError`] with a stable kind and a hint; the
-//! documented CreateAgent failures (DESIGN.md §2) get their specific diagnosis. Retries of
+//! documented CreateAgent failures (DataSync API reference and troubleshooting guide) get their specific diagnosis. Retries of
 //! throttling and 5xx answers are the SDK's alone.
 
 use std::time::SystemTime;

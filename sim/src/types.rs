@@ -60,7 +60,7 @@ pub enum AgentFault {
     Trickle,
 }
 
-/// Documented CreateAgent failures caused by missing IAM rights (DESIGN.md §2).
+/// Documented CreateAgent failures caused by missing IAM rights (DataSync troubleshooting guide).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CreateAgentError {
     /// `Invalid EC2 subnet, ARN: …, reason: invalid subnet, StatusCode: 403`.

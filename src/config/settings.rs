@@ -14,7 +14,8 @@ use crate::ids::{
     TagValue, VpcEndpointId, arn_region,
 };
 
-/// Port the agent serves its activation key on (DESIGN.md §2).
+/// Port the agent serves its activation key on (AWS DataSync User Guide, "Activating your
+/// agent").
 pub const DEFAULT_ACTIVATION_PORT: u16 = 80;
 /// Overall time to obtain a key and call CreateAgent. Keys live 30 minutes; 10 leaves ample
 /// room for CreateAgent and its SDK retries after the key arrives.
