@@ -309,12 +309,7 @@ async fn crash_between_create_agent_and_state_write_is_adopted() {
 
     let run = h.run(&["activate"]).await;
     run.assert_ok();
-    let ours: Vec<_> = h
-        .sim
-        .agents()
-        .into_iter()
-        .filter(|a| a.name.as_deref() == Some("test-agent"))
-        .collect();
+    let ours = h.own_agents();
     assert_eq!(ours.len(), 1, "exactly one agent");
     assert_eq!(run.stdout.trim(), ours[0].arn);
     assert_eq!(h.sim.call_count("CreateAgent"), 1, "never activated twice");

@@ -1,27 +1,16 @@
 //! Configuration errors through the real binary: exit status 2, file, position and key named.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_datasync-warden");
+use common::BIN;
 
-const BASE: &str = r#"
-[agent]
-address = "127.0.0.1"
-[endpoint]
-region = "us-east-1"
-vpc_endpoint_id = "vpce-0123456789abcdef0"
-ip = "127.0.0.1"
-subnet_arn = "arn:aws:ec2:us-east-1:111122223333:subnet/subnet-0123456789abcdef0"
-security_group_arn = "arn:aws:ec2:us-east-1:111122223333:security-group/sg-0123456789abcdef0"
-[checks]
-aws = false
-"#;
-
-/// Runs `check` on BASE plus one fragment; returns (status, stderr).
+/// Runs `check` on the offline configuration plus one fragment; returns (status, stderr).
 fn check_with(fragment: &str) -> (i32, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("config.toml"), BASE).unwrap();
+    std::fs::write(dir.path().join("config.toml"), common::OFFLINE_CONFIG).unwrap();
     std::fs::create_dir(dir.path().join("config.d")).unwrap();
     std::fs::write(dir.path().join("config.d/50-instance.toml"), fragment).unwrap();
     let out = Command::new(BIN)

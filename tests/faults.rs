@@ -64,12 +64,7 @@ async fn kill_9_at_random_points_never_activates_twice_or_loses_the_agent() {
         }
         let d = Running::start(&h, false).await;
         d.wait_phase_text("monitoring agent-").await;
-        let ours: Vec<_> = h
-            .sim
-            .agents()
-            .into_iter()
-            .filter(|a| a.name.as_deref() == Some("test-agent"))
-            .collect();
+        let ours = h.own_agents();
         assert_eq!(ours.len(), 1, "run {run} (seed {seed}): exactly one agent");
         assert_eq!(h.state()["status"], "activated", "run {run}");
         assert_eq!(h.state()["agent_arn"], ours[0].arn.as_str(), "run {run}");

@@ -712,19 +712,6 @@ async fn health_endpoint_survives_hostile_clients() {
 // ---------------------------------------------------------------------------------------------
 // Configuration: every wrong type and value, for every key
 
-const BASE: &str = r#"
-[agent]
-address = "127.0.0.1"
-[endpoint]
-region = "us-east-1"
-vpc_endpoint_id = "vpce-0123456789abcdef0"
-ip = "127.0.0.1"
-subnet_arn = "arn:aws:ec2:us-east-1:111122223333:subnet/subnet-0123456789abcdef0"
-security_group_arn = "arn:aws:ec2:us-east-1:111122223333:security-group/sg-0123456789abcdef0"
-[checks]
-aws = false
-"#;
-
 /// Every key, with values (TOML text) of the wrong type and of the right type but invalid.
 fn wrong_values() -> Vec<(&'static str, Vec<String>)> {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
@@ -953,7 +940,7 @@ fn every_wrong_value_of_every_key_is_refused_naming_file_and_key() {
     let bin = env!("CARGO_BIN_EXE_datasync-warden");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
-    std::fs::write(&config, BASE).unwrap();
+    std::fs::write(&config, common::OFFLINE_CONFIG).unwrap();
     std::fs::create_dir(dir.path().join("config.d")).unwrap();
     let fragment = dir.path().join("config.d/50-instance.toml");
     let table = wrong_values();

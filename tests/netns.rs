@@ -694,6 +694,15 @@ fn outcome(c: &Value) -> &str {
     c["outcome"].as_str().expect("outcome")
 }
 
+/// Asserts the probe's hint starts with `prefix` (the outcome, then the diagnosis).
+fn assert_hint(c: &Value, prefix: &str) {
+    let hint = c["hint"].as_str().expect("hint");
+    assert!(
+        hint.starts_with(prefix),
+        "hint should start with {prefix:?}: {c:#}"
+    );
+}
+
 fn port(c: &Value) -> u16 {
     c["port"].as_u64().expect("port") as u16
 }
@@ -815,13 +824,7 @@ fn case2_https_rejected(lab: &mut Lab, base: &Path, ep: &str) {
     let https = probe(&v, "endpoint.https");
     assert_eq!(outcome(https), "refused", "{https:#}");
     assert_eq!(https["status"], "fail");
-    assert!(
-        https["hint"]
-            .as_str()
-            .unwrap()
-            .starts_with("refused: 10.199.2.2 or a firewall rejects TCP 443"),
-        "{https:#}"
-    );
+    assert_hint(https, "refused: 10.199.2.2 or a firewall rejects TCP 443");
     assert!(elapsed(https) < 100.0, "{https:#}");
     let others: Vec<_> = probes(&v)
         .into_iter()
@@ -850,13 +853,7 @@ fn case3_control_ports_dropped(lab: &mut Lab, base: &Path, ep: &str) {
         .filter(|c| outcome(c) == "filtered")
         .map(|c| {
             assert_eq!(c["check"], "endpoint.control_ports", "{c:#}");
-            assert!(
-                c["hint"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("filtered: no answer within 1s"),
-                "{c:#}"
-            );
+            assert_hint(c, "filtered: no answer within 1s");
             port(c)
         })
         .collect();
@@ -953,13 +950,7 @@ fn case4_unreachable(lab: &mut Lab, base: &Path, host: &str) {
     for c in &eps {
         assert_eq!(outcome(c), "unreachable", "{c:#}");
         assert!(elapsed(c) < 100.0, "{c:#}");
-        assert!(
-            c["hint"]
-                .as_str()
-                .unwrap()
-                .starts_with("unreachable: no route to 10.199.2.2"),
-            "{c:#}"
-        );
+        assert_hint(c, "unreachable: no route to 10.199.2.2");
     }
     assert_eq!(probe(&v, "agent.activation_port")["outcome"], "open");
     lab.row(
@@ -1033,13 +1024,7 @@ fn case1_agent_port_dropped(lab: &mut Lab, agent: &str) {
     let c = probe(&v, "agent.activation_port");
     assert_eq!(outcome(c), "filtered", "{c:#}");
     assert_eq!(c["status"], "fail");
-    assert!(
-        c["hint"]
-            .as_str()
-            .unwrap()
-            .starts_with("filtered: no answer within 1s"),
-        "{c:#}"
-    );
+    assert_hint(c, "filtered: no answer within 1s");
     assert!(
         (990.0..1500.0).contains(&elapsed(c)),
         "elapsed ≈ timeout: {c:#}"

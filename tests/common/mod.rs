@@ -9,6 +9,22 @@ use std::time::Duration;
 use datasync_sim::{SimConfig, Simulator};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_datasync-warden");
+/// `agent.name` in the harness's configuration.
+pub const AGENT_NAME: &str = "test-agent";
+/// A valid configuration that needs no simulator (nothing listens on its addresses): the base
+/// for the configuration-error tests, which add one bad fragment.
+pub const OFFLINE_CONFIG: &str = r#"
+[agent]
+address = "127.0.0.1"
+[endpoint]
+region = "us-east-1"
+vpc_endpoint_id = "vpce-0123456789abcdef0"
+ip = "127.0.0.1"
+subnet_arn = "arn:aws:ec2:us-east-1:111122223333:subnet/subnet-0123456789abcdef0"
+security_group_arn = "arn:aws:ec2:us-east-1:111122223333:security-group/sg-0123456789abcdef0"
+[checks]
+aws = false
+"#;
 pub const VPCE: &str = "vpce-0123456789abcdef0";
 pub const ENDPOINT_IP: &str = "172.16.1.10";
 pub const SUBNET: &str = "arn:aws:ec2:us-east-1:111122223333:subnet/subnet-0123456789abcdef0";
@@ -36,7 +52,7 @@ impl Harness {
         let config = format!(
             r#"[agent]
 address = "127.0.0.1"
-name = "test-agent"
+name = "{AGENT_NAME}"
 activation_port = {port}
 [endpoint]
 region = "us-east-1"
@@ -82,6 +98,15 @@ dir = "{state}"
 
     pub fn state(&self) -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(self.state_file()).unwrap()).unwrap()
+    }
+
+    /// The simulator's agents this harness's binary created (seeded ones have other names).
+    pub fn own_agents(&self) -> Vec<datasync_sim::AgentSnapshot> {
+        self.sim
+            .agents()
+            .into_iter()
+            .filter(|a| a.name.as_deref() == Some(AGENT_NAME))
+            .collect()
     }
 
     /// Replaces `config.d/50-test.toml`.
