@@ -432,15 +432,6 @@ fn status_line(response: &str) -> &str {
 }
 
 /// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status")
-}
-
 /// Open file descriptors of a process.
 fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -542,8 +533,11 @@ async fn health_endpoint_survives_hostile_clients() {
         open_files_limit() > IDLE as u64 + 200,
         "raise the open-files limit (ulimit -n) above {IDLE}"
     );
-    let (rss_before, fds_before, overflows_before) =
-        (rss_kib(pid), open_fds(pid), listen_overflows());
+    let (rss_before, fds_before, overflows_before) = (
+        common::daemon::rss_kib(pid),
+        open_fds(pid),
+        listen_overflows(),
+    );
     let opened = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..IDLE {
@@ -562,7 +556,7 @@ async fn health_endpoint_survives_hostile_clients() {
         });
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (rss_during, fds_during) = (rss_kib(pid), open_fds(pid));
+    let (rss_during, fds_during) = (common::daemon::rss_kib(pid), open_fds(pid));
     // Every slot is held by a silent client until the header-read timeout, yet a scrape is
     // answered now: the oldest silent connection gives way (src/health.rs, Slots::evict).
     let scrape_started = Instant::now();
@@ -625,7 +619,7 @@ async fn health_endpoint_survives_hostile_clients() {
         async || common::daemon::get(addr, "/healthz").await.map(|r| r.0) == Some(200),
     )
     .await;
-    let rss_after = rss_kib(pid);
+    let rss_after = common::daemon::rss_kib(pid);
     eprintln!(
         "{connected} idle connections ({} never reached the daemon: {overflows} listen overflows); \
          daemon descriptors {fds_before} → {fds_during} → {fds_later} (after {released:?}); \

@@ -87,17 +87,6 @@ fn socket_error(text: &str, key: &str) -> u64 {
         .map_or(0, |n| n.trim().parse().unwrap())
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_endpoint_under_wrk_load_keeps_answering_and_monitoring() {
     if !wrk_available() {
@@ -107,13 +96,13 @@ async fn health_endpoint_under_wrk_load_keeps_answering_and_monitoring() {
     let mut d = common::daemon::Running::start(&h, false).await;
     d.wait_phase_text("monitoring agent-").await;
     let pid = d.child.id().unwrap();
-    let rss_before = rss_kib(pid);
+    let rss_before = common::daemon::rss_kib(pid);
 
     // Within the connection limit: every request answered 200, none dropped.
     let polls_before = h.sim.call_count("DescribeAgent");
     let run = wrk(d.health, "/metrics", MAX_CONNECTIONS / 2).await;
     let polls = h.sim.call_count("DescribeAgent") - polls_before;
-    let rss_loaded = rss_kib(pid);
+    let rss_loaded = common::daemon::rss_kib(pid);
     eprintln!(
         "wrk -c{}: {run:?}; {polls} DescribeAgent polls in {LOAD:?}; RSS {rss_before} → {rss_loaded} KiB",
         MAX_CONNECTIONS / 2
@@ -141,7 +130,7 @@ async fn health_endpoint_under_wrk_load_keeps_answering_and_monitoring() {
     assert!(polls >= MIN_POLLS, "{polls} polls during {LOAD:?} of load");
     assert_eq!(d.get("/healthz").await.0, 200);
     assert_eq!(d.status().await["agent_status"], "ONLINE");
-    assert!(rss_kib(pid) < rss_before + 16 * 1024);
+    assert!(common::daemon::rss_kib(pid) < rss_before + 16 * 1024);
     let (code, _, _) = d.stop().await;
     assert_eq!(code, 0);
 }
