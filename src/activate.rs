@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use backoff::backoff::Backoff;
 
+use crate::liveness;
+
 use crate::activation_key::{ActivationKey, KeyClient, KeyError, KeyRequest};
 use crate::aws_checks;
 use crate::checks::Check;
@@ -112,14 +114,25 @@ impl Activator {
         self
     }
 
-    /// The agent already known without any AWS call: `agent.arn`, or a trusted activated state.
-    pub async fn known_agent(&self) -> Result<Option<AgentArn>, ActivationError> {
+    /// The agent already known without any AWS call: `agent.arn`, or a trusted activated
+    /// state (with when it was activated, for the monitor's post-activation grace).
+    pub async fn known_agent(&self) -> Result<Option<Known>, ActivationError> {
         if let Some(arn) = &self.settings.agent.arn {
-            return Ok(Some(arn.clone()));
+            return Ok(Some(Known {
+                arn: arn.clone(),
+                activated_at: None,
+            }));
         }
         Ok(match self.load().await? {
             Loaded::Mine(file) => match file.record {
-                Record::Activated { agent_arn, .. } => Some(agent_arn),
+                Record::Activated {
+                    agent_arn,
+                    activated_at,
+                    ..
+                } => Some(Known {
+                    arn: agent_arn,
+                    activated_at: humantime::parse_rfc3339(&activated_at).ok(),
+                }),
                 Record::Activating { .. } => None,
             },
             Loaded::Absent | Loaded::Foreign { .. } => None,
@@ -140,14 +153,19 @@ impl Activator {
                 info: Some(info),
             });
         }
-        let name = self.settings.agent.name.as_str();
+        // One writer at a time, from the load to the final save; the state is read only once
+        // the lock is held, so a record another command wrote meanwhile is seen.
+        let _lock = self.locked().await?;
         let (token, interrupted) = match self.load().await? {
             Loaded::Mine(file) => match file.record {
                 Record::Activated { agent_arn, .. } => return self.confirm(agent_arn).await,
                 Record::Activating {
-                    activation_token, ..
+                    activation_token,
+                    agent_name,
+                    region,
+                    ..
                 } => {
-                    if let Some(arn) = self.adopt(name, &activation_token).await? {
+                    if let Some(arn) = self.adopt(&agent_name, &region, &activation_token).await? {
                         return Ok(Activation::Adopted { arn });
                     }
                     (activation_token, true)
@@ -159,15 +177,11 @@ impl Activator {
                      activation?): not trusted; treating this host as not yet activated",
                     self.store.path().display()
                 );
-                (new_token(), false)
+                (new_token()?, false)
             }
-            Loaded::Absent => (new_token(), false),
+            Loaded::Absent => (new_token()?, false),
         };
-        // One deadline for waiting on the agent: its port, then its key.
-        let deadline = Instant::now() + self.settings.activation.deadline;
-        let target = self
-            .preflight(interrupted, supplied.is_none(), deadline)
-            .await?;
+        let target = self.preflight(interrupted, supplied.is_none()).await?;
         self.save(Record::Activating {
             activation_token: token.clone(),
             agent_name: target.agent_name.to_string(),
@@ -191,13 +205,17 @@ impl Activator {
                 ));
                 let on_retry =
                     |e: &KeyError, wait: Duration| (self.progress)(Progress::KeyRetry(e, wait));
-                self.keys
-                    .fetch_reporting(
-                        &req,
-                        deadline.saturating_duration_since(Instant::now()),
-                        &on_retry,
-                    )
-                    .await?
+                // The key's own deadline starts now: time spent on AWS or on the ports before
+                // is not the agent's. The fetch ends at the deadline by itself; the step bound
+                // only catches a hang past it.
+                let deadline = self.settings.activation.deadline;
+                let fetch = self.keys.fetch_reporting(&req, deadline, &on_retry);
+                liveness::step(deadline + STEP_SLACK, fetch).await.ok_or(
+                    ActivationError::Stalled {
+                        step: "fetching the activation key",
+                        after: deadline + STEP_SLACK,
+                    },
+                )??
             }
         };
         (self.progress)(Progress::Phase(
@@ -217,7 +235,7 @@ impl Activator {
             // A lost answer or an SDK retry after a created agent: look before reporting.
             Err(e) if may_have_created(&e) => match self
                 .api
-                .find_tagged(target.agent_name.as_str(), TOKEN_TAG_KEY, &token)
+                .find_tagged(&[target.agent_name.as_str()], TOKEN_TAG_KEY, &token)
                 .await
             {
                 Ok(Some(arn)) => {
@@ -232,6 +250,7 @@ impl Activator {
         };
         self.record_activated(
             target.agent_name.as_str(),
+            target.region.as_str(),
             &arn,
             Place::from(&target),
             &token,
@@ -248,9 +267,24 @@ impl Activator {
         &self,
         interrupted: bool,
         probe_ports: bool,
-        deadline: Instant,
     ) -> Result<ActivationTarget, ActivationError> {
         let settings = &self.settings;
+        let discovered = self.discover().await?;
+        let target = settings.activation_target(discovered.as_ref().map(Discovery::discovered))?;
+        if !probe_ports {
+            return Ok(target);
+        }
+        let targets = probe::targets(settings, false, Some(target.endpoint_ip));
+        self.wait_for_ports(targets, interrupted).await?;
+        Ok(target)
+    }
+
+    /// The AWS-side checks or plain discovery, as configured. A discovery that cannot
+    /// complete yet (endpoint not visible, pending, no interface) is
+    /// [`ActivationError::DiscoveryPending`]: retryable, never a configuration error.
+    async fn discover(&self) -> Result<Option<Discovery>, ActivationError> {
+        let settings = &self.settings;
+        let wanted = settings.needs_discovery() && settings.endpoint.vpc_endpoint_id.is_some();
         let (checks, discovery) = if settings.checks.aws {
             (self.progress)(Progress::Phase(
                 Phase::Preflight,
@@ -258,37 +292,36 @@ impl Activator {
             ));
             let (checks, _, discovery) = aws_checks::run(&self.ec2, &self.api, settings).await;
             (checks, discovery)
-        } else if settings.needs_discovery() && settings.endpoint.vpc_endpoint_id.is_some() {
+        } else if wanted {
             (self.progress)(Progress::Phase(
                 Phase::Preflight,
                 "discovering the endpoint's address, subnet and security group".into(),
             ));
-            (Vec::new(), discovery::discover(&self.ec2, settings).await?)
+            (Vec::new(), discovery::discover(&self.ec2, settings).await)
         } else {
-            (Vec::new(), None)
+            (Vec::new(), Ok(None))
         };
         for c in checks.iter().filter(|c| c.failed()) {
             log::warn!("check {} failed: {}; fix: {}", c.check, c.detail, c.hint);
         }
         (self.progress)(Progress::Checks(&checks));
-        if settings.needs_discovery()
-            && discovery.is_none()
-            && let Some(id) = &settings.endpoint.vpc_endpoint_id
-        {
-            return Err(AwsError::NotFound {
-                op: "ec2:DescribeVpcEndpoints",
-                message: format!(
-                    "VPC endpoint {id} not found in {}",
-                    settings.endpoint.region
-                ),
-            }
-            .into());
+        if !wanted {
+            return Ok(discovery.ok().flatten());
         }
-        let target = settings.activation_target(discovery.as_ref().map(Discovery::discovered))?;
-        if !probe_ports {
-            return Ok(target);
+        let discovery = discovery?;
+        if let Some(what) = discovery::gap(settings, discovery.as_ref()) {
+            return Err(ActivationError::DiscoveryPending { what });
         }
-        let targets = probe::targets(settings, false, Some(target.endpoint_ip));
+        Ok(discovery)
+    }
+
+    /// Probes until every required port answers, within `activation.deadline` (a port that
+    /// is not open yet — agent booting, rule being added — is waited for).
+    async fn wait_for_ports(
+        &self,
+        targets: Vec<probe::Target>,
+        interrupted: bool,
+    ) -> Result<(), ActivationError> {
         let what: Vec<String> = targets
             .iter()
             .take(2)
@@ -299,24 +332,27 @@ impl Activator {
             Phase::Preflight,
             format!("checking ports {}{more}", what.join(", ")),
         ));
-        // A port that is not open yet (agent booting, rule being added) is waited for within
-        // activation.deadline, like the key itself.
-        let mut retry = backoff::ExponentialBackoffBuilder::new()
-            .with_initial_interval(Duration::from_secs(1))
-            .with_multiplier(2.0)
-            .with_max_interval(Duration::from_secs(30))
-            .with_max_elapsed_time(None)
-            .build();
+        let deadline = Instant::now() + self.settings.activation.deadline;
+        let mut retry = crate::retry::exponential(PORT_RETRY_INITIAL, PORT_RETRY_MAX);
+        let timeout = self.settings.checks.timeout;
         loop {
-            let probes = probe::probe_all(targets.clone(), settings.checks.timeout).await;
+            let probes = liveness::step(
+                timeout + STEP_SLACK,
+                probe::probe_all(targets.clone(), timeout),
+            )
+            .await
+            .ok_or(ActivationError::Stalled {
+                step: "probing the ports",
+                after: timeout + STEP_SLACK,
+            })?;
             (self.progress)(Progress::Checks(
                 &probes.iter().map(Check::from_probe).collect::<Vec<_>>(),
             ));
             let failed: Vec<Probe> = probes.into_iter().filter(Probe::failed_required).collect();
             let Some(first) = failed.first() else {
-                return Ok(target);
+                return Ok(());
             };
-            let wait = retry.next_backoff().unwrap_or(Duration::from_secs(30));
+            let wait = retry.next_backoff().unwrap_or(PORT_RETRY_MAX);
             if Instant::now() + wait >= deadline {
                 return Err(ActivationError::Checks {
                     failed,
@@ -336,40 +372,58 @@ impl Activator {
             );
             log::warn!("{text}; {}", first.hint);
             (self.progress)(Progress::Phase(Phase::Preflight, text));
-            tokio::time::sleep(wait).await;
+            liveness::sleep(wait).await;
         }
     }
 
-    async fn adopt(&self, name: &str, token: &str) -> Result<Option<AgentArn>, ActivationError> {
+    /// Looks for the agent an interrupted run may have created: by its token tag, in the
+    /// Region that run recorded, whatever the agent is named now.
+    async fn adopt(
+        &self,
+        recorded_name: &str,
+        region: &str,
+        token: &str,
+    ) -> Result<Option<AgentArn>, ActivationError> {
         log::info!(
-            "an earlier run was interrupted while activating; looking for the agent tagged with its token"
+            "an earlier run was interrupted while activating; looking for the agent tagged with its token in {region}"
         );
-        let Some(arn) = self.api.find_tagged(name, TOKEN_TAG_KEY, token).await? else {
+        let api = if region == self.settings.endpoint.region.as_str() {
+            self.api.clone()
+        } else {
+            self.api.for_region(region)
+        };
+        let names = [recorded_name, self.settings.agent.name.as_str()];
+        let Some(arn) = api.find_tagged(&names, TOKEN_TAG_KEY, token).await? else {
             log::info!("no agent carries the token: activating");
             return Ok(None);
         };
         log::warn!("adopting {arn}, activated by the interrupted run");
         // What the agent was activated with, as DataSync records it.
-        let place = match self.api.describe_agent(&arn).await {
-            Ok(info) => Place {
-                vpc_endpoint_id: info.vpc_endpoint_id.unwrap_or_default(),
-                endpoint_ip: info.private_link_endpoint.unwrap_or_default(),
-                subnet_arn: info.subnet_arns.into_iter().next().unwrap_or_default(),
-                security_group_arn: info
-                    .security_group_arns
-                    .into_iter()
-                    .next()
-                    .unwrap_or_default(),
-            },
+        let (name, place) = match api.describe_agent(&arn).await {
+            Ok(info) => (
+                info.name
+                    .clone()
+                    .unwrap_or_else(|| recorded_name.to_string()),
+                Place {
+                    vpc_endpoint_id: info.vpc_endpoint_id.unwrap_or_default(),
+                    endpoint_ip: info.private_link_endpoint.unwrap_or_default(),
+                    subnet_arn: info.subnet_arns.into_iter().next().unwrap_or_default(),
+                    security_group_arn: info
+                        .security_group_arns
+                        .into_iter()
+                        .next()
+                        .unwrap_or_default(),
+                },
+            ),
             Err(e) => {
                 log::warn!(
                     "DescribeAgent failed [{}]: {e}; recording the adopted agent without its endpoint details",
                     e.kind()
                 );
-                Place::default()
+                (recorded_name.to_string(), Place::default())
             }
         };
-        self.record_activated(name, &arn, place, token, true)
+        self.record_activated(&name, region, &arn, place, token, true)
             .await?;
         Ok(Some(arn))
     }
@@ -408,9 +462,11 @@ impl Activator {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn record_activated(
         &self,
         name: &str,
+        region: &str,
         arn: &AgentArn,
         place: Place,
         token: &str,
@@ -419,7 +475,7 @@ impl Activator {
         self.save(Record::Activated {
             agent_arn: arn.clone(),
             agent_name: name.to_string(),
-            region: self.settings.endpoint.region.to_string(),
+            region: region.to_string(),
             vpc_endpoint_id: place.vpc_endpoint_id,
             endpoint_ip: place.endpoint_ip,
             subnet_arn: place.subnet_arn,
@@ -431,18 +487,45 @@ impl Activator {
         .await
     }
 
+    /// The state directory's lock, waited for within [`STATE_LOCK_WAIT`].
+    async fn locked(&self) -> Result<state::StateLock, ActivationError> {
+        let bound = STATE_LOCK_WAIT + STEP_SLACK;
+        liveness::step(bound, self.store.lock(STATE_LOCK_WAIT))
+            .await
+            .ok_or(ActivationError::Stalled {
+                step: "waiting for the state directory's lock",
+                after: bound,
+            })?
+            .map_err(ActivationError::from)
+    }
+
     async fn load(&self) -> Result<Loaded, ActivationError> {
         let store = self.store.clone();
-        Ok(tokio::task::spawn_blocking(move || store.load())
+        self.state_io("reading the state file", move || store.load())
             .await
-            .expect("state load does not panic")?)
     }
 
     async fn save(&self, record: Record) -> Result<(), ActivationError> {
         let store = self.store.clone();
-        Ok(tokio::task::spawn_blocking(move || store.save(&record))
+        self.state_io("writing the state file", move || store.save(&record))
             .await
-            .expect("state save does not panic")?)
+    }
+
+    /// A state-file read or write on a blocking thread, under [`STATE_IO_BOUND`]. (A write cut
+    /// short here still completes or vanishes atomically on its thread.)
+    async fn state_io<T: Send + 'static>(
+        &self,
+        step: &'static str,
+        f: impl FnOnce() -> Result<T, state::StateError> + Send + 'static,
+    ) -> Result<T, ActivationError> {
+        let stalled = ActivationError::Stalled {
+            step,
+            after: STATE_IO_BOUND,
+        };
+        match liveness::step(STATE_IO_BOUND, tokio::task::spawn_blocking(f)).await {
+            Some(Ok(r)) => Ok(r?),
+            Some(Err(_)) | None => Err(stalled),
+        }
     }
 }
 
@@ -466,11 +549,36 @@ impl From<&ActivationTarget> for Place {
     }
 }
 
+/// How long a command waits for another holder of the state directory's lock before saying
+/// who holds it. An activation holds it for seconds when AWS and the agent answer; a longer
+/// holder is waiting on the agent or AWS, and its progress shows in `datasync-warden status`.
+pub const STATE_LOCK_WAIT: Duration = Duration::from_secs(30);
+/// Bound of one state-file read or write (fsync included): a local disk answers in
+/// milliseconds; 30 s covers a saturated or network-backed disk.
+pub const STATE_IO_BOUND: Duration = Duration::from_secs(30);
+/// Margin over a step's own end (the key fetch's deadline, a probe's timeout): the step ends
+/// by itself, the bound only catches a hang past it.
+const STEP_SLACK: Duration = Duration::from_secs(10);
+/// First wait for a port that is not open yet: the agent may still be booting.
+const PORT_RETRY_INITIAL: Duration = Duration::from_secs(1);
+/// Longest wait between port checks: a rule just added is noticed within 30 s.
+const PORT_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// The agent known without activating: from `agent.arn` or the state file.
+#[derive(Debug, Clone)]
+pub struct Known {
+    /// The agent.
+    pub arn: AgentArn,
+    /// When this host activated it (None for `agent.arn`).
+    pub activated_at: Option<std::time::SystemTime>,
+}
+
 /// Failures after which the agent may exist anyway (the answer, not the request, was lost).
 fn may_have_created(e: &AwsError) -> bool {
     matches!(
         e,
         AwsError::Unreachable { .. }
+            | AwsError::Timeout { .. }
             | AwsError::Internal { .. }
             | AwsError::Other { .. }
             | AwsError::InvalidRequest { .. }
@@ -478,8 +586,8 @@ fn may_have_created(e: &AwsError) -> bool {
 }
 
 /// 128 random bits, hex: unique per activation attempt.
-pub fn new_token() -> String {
+pub fn new_token() -> Result<String, ActivationError> {
     let mut b = [0u8; 16];
-    getrandom::getrandom(&mut b).expect("the OS random source is available");
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    getrandom::getrandom(&mut b).map_err(|e| ActivationError::Random(e.to_string()))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }

@@ -49,7 +49,10 @@ async fn check(settings: &Settings, format: Format) -> Result<ExitCode> {
     let activated = activated_agent(settings)?;
     let (mut checks, identity, discovered) = if settings.checks.aws {
         let sdk = aws::sdk_config(&settings.endpoint.region, &settings.aws).await;
-        aws_checks::run(&Ec2::new(&sdk), &ControlPlane::new(&sdk), settings).await
+        let (checks, identity, discovered) =
+            aws_checks::run(&Ec2::new(&sdk), &ControlPlane::new(&sdk), settings).await;
+        // A failed discovery is already reported as the aws.endpoint check.
+        (checks, identity, discovered.ok().flatten())
     } else {
         (Vec::new(), None, None)
     };
@@ -147,6 +150,9 @@ async fn fetch_key(settings: &Settings) -> Result<ExitCode> {
             let found = crate::discovery::discover(&Ec2::new(&sdk), settings)
                 .await
                 .with_context(|| format!("failed to discover VPC endpoint {id}"))?;
+            if let Some(what) = crate::discovery::gap(settings, found.as_ref()) {
+                return Err(ActivationError::DiscoveryPending { what }.into());
+            }
             found.map(|d| d.discovered())
         }
         _ => None,

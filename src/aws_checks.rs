@@ -8,7 +8,7 @@ use crate::cidr::Cidr;
 use crate::config::Settings;
 use crate::control_plane::{AwsError, ControlPlane};
 use crate::discovery::Discovery;
-use crate::ec2::{DRY_RUN_ACTIONS, Ec2, Identity};
+use crate::ec2::{DryRun, Ec2, Identity};
 use crate::probe::{CONTROL_PORTS, HTTPS_PORT, SUPPORT_PORT};
 use crate::sg_rules::{Admission, admits, ranges};
 
@@ -323,8 +323,8 @@ pub async fn permission_checks(
     identity: Option<&Identity>,
 ) -> Vec<Check> {
     let mut out = Vec::new();
-    for action in DRY_RUN_ACTIONS {
-        out.push(permission(action, ec2.dry_run(action).await));
+    for action in DryRun::ALL {
+        out.push(permission(action.name(), ec2.dry_run(action).await));
     }
     out.push(permission("datasync:ListAgents", api.list_one().await));
     // A well-formed ARN that cannot exist: "not found" proves the permission without side effects.
@@ -357,12 +357,18 @@ pub async fn permission_checks(
     out
 }
 
-/// Every AWS-side check; also returns the discovery for the network probes and activation.
+/// Every AWS-side check; also returns the discovery for the network probes and activation
+/// (`Ok(None)`: no endpoint configured, or EC2 says it does not exist; `Err`: EC2 could not be
+/// asked, which is not the same thing).
 pub async fn run(
     ec2: &Ec2,
     api: &ControlPlane,
     settings: &Settings,
-) -> (Vec<Check>, Option<Identity>, Option<Discovery>) {
+) -> (
+    Vec<Check>,
+    Option<Identity>,
+    Result<Option<Discovery>, AwsError>,
+) {
     let mut out = Vec::new();
     let identity = match ec2.identity().await {
         Ok(id) => {
@@ -387,12 +393,12 @@ pub async fn run(
         }
     };
     let discovery = if settings.endpoint.vpc_endpoint_id.is_none() {
-        None
+        Ok(None)
     } else {
         match crate::discovery::discover(ec2, settings).await {
             Ok(d) => {
                 out.push(endpoint_check(settings, d.as_ref()));
-                d
+                Ok(d)
             }
             Err(e) => {
                 out.push(aws(
@@ -406,11 +412,11 @@ pub async fn run(
                     e.to_string(),
                     e.hint(),
                 ));
-                None
+                Err(e)
             }
         }
     };
-    if let Some(d) = &discovery {
+    if let Ok(Some(d)) = &discovery {
         out.extend(d.notes.iter().cloned());
         out.push(subnet_check(settings, d));
         let sources = agent_sources(settings).await;

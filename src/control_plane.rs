@@ -1,13 +1,13 @@
 //! The DataSync control plane: CreateAgent, DescribeAgent, and finding an agent by tag.
 //!
-//! Every failure is classified into an [`AwsError`] with a stable kind and a hint; the
-//! documented CreateAgent failures (DataSync API reference and troubleshooting guide) get their specific diagnosis. Retries of
-//! throttling and 5xx answers are the SDK's alone.
+//! Every failure is classified into an [`AwsError`] (see [`crate::aws_error`]); the documented
+//! CreateAgent failures (DataSync API reference and troubleshooting guide) get their specific
+//! diagnosis. Retries of throttling and 5xx answers are the SDK's alone; each call also has its
+//! own bound ([`crate::aws_error::CALL_BOUND`]) so that nothing awaits AWS forever.
 
 use std::time::SystemTime;
 
 use aws_sdk_datasync::Client;
-use aws_sdk_datasync::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_datasync::types::TagListEntry;
 use serde::Serialize;
 
@@ -15,222 +15,8 @@ use crate::activation_key::ActivationKey;
 use crate::config::ActivationTarget;
 use crate::ids::{AgentArn, TagKey, TagValue};
 
-/// IAM actions activation needs on EC2 resources, named in permission diagnoses.
-pub const EC2_ACTIONS_HINT: &str = "ec2:DescribeVpcEndpoints, ec2:DescribeNetworkInterfaces, \
-    ec2:DescribeSubnets and ec2:DescribeSecurityGroups (see the shipped IAM policy)";
-
-/// A classified AWS failure.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum AwsError {
-    /// The key was fetched for a public endpoint but a VPC endpoint was given.
-    #[error("CreateAgent refused a public activation key for a private endpoint: {message}")]
-    PublicKey {
-        /// AWS's message.
-        message: String,
-    },
-    /// The caller may not use the subnet (EC2 answered 403 to DataSync).
-    #[error("CreateAgent could not use the subnet: {message}")]
-    SubnetForbidden {
-        /// AWS's message.
-        message: String,
-    },
-    /// The caller may not use the security group.
-    #[error("CreateAgent could not use the security group: {message}")]
-    SecurityGroupForbidden {
-        /// AWS's message.
-        message: String,
-    },
-    /// The VPC endpoint is unknown to the caller (rights, id or Region).
-    #[error("CreateAgent could not use the VPC endpoint: {message}")]
-    VpcEndpointInvalid {
-        /// AWS's message.
-        message: String,
-    },
-    /// The agent ARN does not exist (deleted out of band, or wrong account/Region).
-    #[error("{op}: agent not found: {message}")]
-    NotFound {
-        /// Operation.
-        op: &'static str,
-        /// AWS's message.
-        message: String,
-    },
-    /// Any other InvalidRequestException.
-    #[error("{op} was rejected: {message}")]
-    InvalidRequest {
-        /// Operation.
-        op: &'static str,
-        /// AWS's message.
-        message: String,
-    },
-    /// The caller's identity lacks a permission.
-    #[error("{op} was denied: {message}")]
-    AccessDenied {
-        /// Operation.
-        op: &'static str,
-        /// AWS's message.
-        message: String,
-    },
-    /// No usable credentials, or they expired.
-    #[error("{op}: credentials problem: {chain}")]
-    Credentials {
-        /// Operation.
-        op: &'static str,
-        /// Whole cause chain.
-        chain: String,
-    },
-    /// Throttled even after the SDK's retries.
-    #[error("{op} was throttled (after the SDK's retries): {message}")]
-    Throttled {
-        /// Operation.
-        op: &'static str,
-        /// AWS's message.
-        message: String,
-    },
-    /// DataSync failed internally even after the SDK's retries.
-    #[error("{op} failed inside DataSync (after the SDK's retries): {message}")]
-    Internal {
-        /// Operation.
-        op: &'static str,
-        /// AWS's message.
-        message: String,
-    },
-    /// Connection, TLS or timeout trouble reaching the API.
-    #[error("{op}: cannot reach the DataSync API: {chain}")]
-    Unreachable {
-        /// Operation.
-        op: &'static str,
-        /// Whole cause chain.
-        chain: String,
-    },
-    /// EC2's answer to a permitted `DryRun` call (not a failure for a permission check).
-    #[error("the request would have succeeded (DryRun)")]
-    DryRunOk,
-    /// Anything else, with its whole cause chain.
-    #[error("{op} failed: {chain}")]
-    Other {
-        /// Operation.
-        op: &'static str,
-        /// Whole cause chain.
-        chain: String,
-    },
-}
-
-impl AwsError {
-    /// Stable label for metrics (`datasync_warden_aws_errors_total{kind}`).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            AwsError::PublicKey { .. } => "public_key_for_private_endpoint",
-            AwsError::SubnetForbidden { .. } => "subnet_forbidden",
-            AwsError::SecurityGroupForbidden { .. } => "security_group_forbidden",
-            AwsError::VpcEndpointInvalid { .. } => "vpc_endpoint_invalid",
-            AwsError::NotFound { .. } => "not_found",
-            AwsError::InvalidRequest { .. } => "invalid_request",
-            AwsError::AccessDenied { .. } => "access_denied",
-            AwsError::Credentials { .. } => "credentials",
-            AwsError::Throttled { .. } => "throttled",
-            AwsError::Internal { .. } => "internal",
-            AwsError::Unreachable { .. } => "unreachable",
-            AwsError::Other { .. } => "other",
-            AwsError::DryRunOk => "dry_run_ok",
-        }
-    }
-
-    /// What the operator should do.
-    pub fn hint(&self) -> String {
-        match self {
-            AwsError::PublicKey { .. } => "the key was fetched without endpointType=PRIVATE_LINK (datasync-warden never does this; a \
-                 key supplied by hand may): fetch a private key with `datasync-warden fetch-key`".into(),
-            AwsError::SubnetForbidden { .. } => format!("the caller lacks EC2 subnet rights: grant {EC2_ACTIONS_HINT}"),
-            AwsError::SecurityGroupForbidden { .. } => format!("the caller lacks EC2 security-group rights: grant {EC2_ACTIONS_HINT}"),
-            AwsError::VpcEndpointInvalid { .. } => format!(
-                "check endpoint.vpc_endpoint_id and endpoint.region (the endpoint must be in that Region and \
-                 account), and grant {EC2_ACTIONS_HINT}"
-            ),
-            AwsError::NotFound { op, .. } if op.starts_with("ec2:") => {
-                "no such resource in this Region and account: check the id, endpoint.region and the credentials' account \
-                 (aws.role_arn for cross-account)"
-                    .into()
-            }
-            AwsError::NotFound { .. } => "the agent was deleted, or belongs to another account or Region; check agent.arn / the \
-                 state file, endpoint.region and the credentials' account"
-                .into(),
-            AwsError::InvalidRequest { .. } => "read AWS's message above; the request was well-formed for this tool but DataSync refused it".into(),
-            AwsError::AccessDenied { op, .. } => format!("grant {op} to the caller (see the shipped IAM policy)"),
-            AwsError::Credentials { .. } => "provide credentials: instance profile, AWS_* environment, aws.profile, or aws.role_arn; \
-                 check they have not expired"
-                .into(),
-            AwsError::Throttled { .. } => "DataSync is throttling this account; the next attempt will back off further".into(),
-            AwsError::Internal { .. } => "a DataSync-side failure; retry later, and contact AWS Support if it persists".into(),
-            AwsError::Unreachable { .. } => "check the route, proxy and DNS to the DataSync API endpoint (aws.endpoint_url / \
-                 AWS_ENDPOINT_URL if set)"
-                .into(),
-            AwsError::Other { .. } => "see the cause chain above".into(),
-            AwsError::DryRunOk => String::new(),
-        }
-    }
-}
-
-/// Classifies an SDK error of the call `op` (an IAM action name such as `ec2:DescribeSubnets`).
-pub(crate) fn classify<E>(op: &'static str, err: SdkError<E>) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let chain = DisplayErrorContext(&err).to_string();
-    let message = err.message().unwrap_or_default().to_string();
-    match &err {
-        SdkError::ServiceError(_) => {}
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
-            return AwsError::Unreachable { op, chain };
-        }
-        _ if chain.to_ascii_lowercase().contains("credentials") => {
-            return AwsError::Credentials { op, chain };
-        }
-        _ => return AwsError::Other { op, chain },
-    }
-    let lower = message.to_ascii_lowercase();
-    match err.code().unwrap_or_default() {
-        "InvalidRequestException"
-            if message.contains("should remain unspecified for public-endpoint") =>
-        {
-            AwsError::PublicKey { message }
-        }
-        "InvalidRequestException" if message.starts_with("Invalid EC2 subnet") => {
-            AwsError::SubnetForbidden { message }
-        }
-        "InvalidRequestException" if message.starts_with("Invalid EC2 security group") => {
-            AwsError::SecurityGroupForbidden { message }
-        }
-        "InvalidRequestException"
-            if message.contains("VPC endpoint") && message.contains("is not valid") =>
-        {
-            AwsError::VpcEndpointInvalid { message }
-        }
-        "InvalidRequestException"
-            if ["not found", "does not exist", "unable to find"]
-                .iter()
-                .any(|p| lower.contains(p)) =>
-        {
-            AwsError::NotFound { op, message }
-        }
-        "InvalidRequestException" => AwsError::InvalidRequest { op, message },
-        "DryRunOperation" => AwsError::DryRunOk,
-        "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => {
-            AwsError::AccessDenied { op, message }
-        }
-        code if code.ends_with(".NotFound") => AwsError::NotFound { op, message },
-        "UnrecognizedClientException"
-        | "InvalidSignatureException"
-        | "ExpiredTokenException"
-        | "ExpiredToken" => AwsError::Credentials { op, chain },
-        "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
-            AwsError::Throttled { op, message }
-        }
-        "InternalException" | "InternalFailure" | "ServiceUnavailable" => {
-            AwsError::Internal { op, message }
-        }
-        _ => AwsError::Other { op, chain },
-    }
-}
+pub use crate::aws_error::{AwsError, EC2_ACTIONS_HINT};
+use crate::aws_error::{Classified, next_item};
 
 /// What DescribeAgent says about an agent.
 #[derive(Debug, Clone, Serialize)]
@@ -300,8 +86,8 @@ impl ControlPlane {
             .security_group_arns(target.security_group_arn.as_str())
             .set_tags(Some(entries.collect()))
             .send()
-            .await
-            .map_err(|e| classify("datasync:CreateAgent", e))?;
+            .classified("datasync:CreateAgent")
+            .await?;
         let arn = out.agent_arn().unwrap_or_default();
         AgentArn::parse(arn).map_err(|p| AwsError::Other {
             op: "datasync:CreateAgent",
@@ -316,8 +102,8 @@ impl ControlPlane {
             .describe_agent()
             .agent_arn(arn.as_str())
             .send()
-            .await
-            .map_err(|e| classify("datasync:DescribeAgent", e))?;
+            .classified("datasync:DescribeAgent")
+            .await?;
         let pl = out.private_link_config();
         Ok(AgentInfo {
             arn: arn.to_string(),
@@ -345,16 +131,32 @@ impl ControlPlane {
             .list_agents()
             .max_results(1)
             .send()
+            .classified("datasync:ListAgents")
             .await
             .map(drop)
-            .map_err(|e| classify("datasync:ListAgents", e))
     }
 
-    /// Finds the agent named `name` that carries tag `key = value` (ListAgents, then
-    /// ListTagsForResource for same-named agents only, to keep the calls few on big accounts).
+    /// The same account and identity in another Region (an interrupted activation recorded
+    /// its Region; the configuration may have changed since).
+    pub fn for_region(&self, region: &str) -> ControlPlane {
+        let conf = self
+            .client
+            .config()
+            .to_builder()
+            .region(aws_sdk_datasync::config::Region::new(region.to_string()))
+            .build();
+        ControlPlane {
+            client: Client::from_conf(conf),
+        }
+    }
+
+    /// Finds the agent that carries tag `key = value`, whatever its name: agents named one of
+    /// `likely_names` are asked first (one ListTagsForResource each), then every other agent,
+    /// so that a renamed host (cloud-init sets the hostname, the default name) still adopts
+    /// the agent its interrupted run created.
     pub async fn find_tagged(
         &self,
-        name: &str,
+        likely_names: &[&str],
         key: &str,
         value: &str,
     ) -> Result<Option<AgentArn>, AwsError> {
@@ -365,28 +167,36 @@ impl ControlPlane {
             .into_paginator()
             .items()
             .send();
-        while let Some(agent) = agents.next().await {
-            let agent = agent.map_err(|e| classify("datasync:ListAgents", e))?;
-            let (Some(arn), Some(n)) = (agent.agent_arn(), agent.name()) else {
-                continue;
-            };
-            if n != name {
-                continue;
+        let mut all = Vec::new();
+        while let Some(agent) = next_item("datasync:ListAgents", agents.next()).await? {
+            if let Some(arn) = agent.agent_arn() {
+                let likely = agent.name().is_some_and(|n| likely_names.contains(&n));
+                all.push((!likely, arn.to_string()));
             }
-            let mut tags = self
-                .client
-                .list_tags_for_resource()
-                .resource_arn(arn)
-                .into_paginator()
-                .items()
-                .send();
-            while let Some(tag) = tags.next().await {
-                let tag = tag.map_err(|e| classify("datasync:ListTagsForResource", e))?;
-                if tag.key() == key && tag.value() == Some(value) {
-                    return Ok(AgentArn::parse(arn).ok());
-                }
+        }
+        // Likely names first; the sort is stable, so ListAgents' order is kept within each.
+        all.sort_by_key(|(unlikely, _)| *unlikely);
+        for (_, arn) in all {
+            if self.has_tag(&arn, key, value).await? {
+                return Ok(AgentArn::parse(&arn).ok());
             }
         }
         Ok(None)
+    }
+
+    async fn has_tag(&self, arn: &str, key: &str, value: &str) -> Result<bool, AwsError> {
+        let mut tags = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(tag) = next_item("datasync:ListTagsForResource", tags.next()).await? {
+            if tag.key() == key && tag.value() == Some(value) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }

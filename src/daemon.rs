@@ -17,10 +17,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::activate::{ActivationError, Activator, Progress};
+use crate::activate::{Activation, ActivationError, Activator, Known, Progress};
 use crate::alerts::{self, Alerter, Subject};
 use crate::config::{self, Settings};
-use crate::control_plane::{AgentInfo, ControlPlane};
+use crate::control_plane::{AgentInfo, AwsError, ControlPlane};
 use crate::ec2::Ec2;
 use crate::ids::AgentArn;
 use crate::monitor::{Monitor, Thresholds};
@@ -86,6 +86,13 @@ pub async fn run(config_path: PathBuf, settings: Settings) -> Result<()> {
     let server = tokio::spawn(health::serve(listener, status.clone(), cancel.clone()));
     let store = StateStore::new(&settings.state.dir, state::machine_id()?);
     let sdk = aws::sdk_config(&settings.endpoint.region, &settings.aws).await;
+    // Before READY=1: once systemd considers the unit started it may send SIGHUP (reload) or
+    // SIGTERM at any moment, and the default action of either would kill the process.
+    let mut term =
+        signal(SignalKind::terminate()).context("failed to install the SIGTERM handler")?;
+    let mut int =
+        signal(SignalKind::interrupt()).context("failed to install the SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("failed to install the SIGHUP handler")?;
     // Configuration is valid and the endpoint is bound: activation may take minutes, so
     // systemd is told now rather than left to time out.
     notifier.ready();
@@ -99,13 +106,9 @@ pub async fn run(config_path: PathBuf, settings: Settings) -> Result<()> {
         ec2: Ec2::new(&sdk),
     };
 
-    let mut term =
-        signal(SignalKind::terminate()).context("failed to install the SIGTERM handler")?;
-    let mut int =
-        signal(SignalKind::interrupt()).context("failed to install the SIGINT handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("failed to install the SIGHUP handler")?;
     let mut tick = tokio::time::interval(notifier.watchdog_period().unwrap_or(LIVENESS_TICK));
-    let work = lifecycle(&ctx);
+    let promise = status.promise();
+    let work = promise.scope(lifecycle(&ctx));
     tokio::pin!(work);
     let result = loop {
         tokio::select! {
@@ -147,15 +150,19 @@ fn reload(path: &Path, tx: &watch::Sender<Settings>, notifier: &Notifier, status
                 log::warn!("configuration reloaded; {}", caveats.join("; "));
             }
             tx.send_replace(new);
+            status.update(|s| s.reload_error = None);
         }
         Err(e) => {
             log::error!("configuration reload failed, keeping the running configuration: {e}");
-            status.diagnose(
-                e.kind(),
-                format!("reload failed: {e}"),
-                Some("fix the file and send SIGHUP again".into()),
-                false,
-            );
+            // Its own field: the next poll's diagnosis must not hide it until a good reload.
+            status.update(|s| {
+                s.reload_error = Some(crate::status::Diagnosis {
+                    kind: e.kind().to_string(),
+                    message: format!("reload failed, the previous configuration still runs: {e}"),
+                    hint: Some("fix the file and send SIGHUP again".into()),
+                    at: crate::state::now_rfc3339(),
+                })
+            });
         }
     }
     notifier.ready();
@@ -201,29 +208,14 @@ fn reload_caveats(old: &Settings, new: &Settings, activated: bool) -> Vec<String
 
 /// Activates (if needed), then monitors forever. Returns only on invalid configuration.
 async fn lifecycle(ctx: &Ctx) -> Result<()> {
-    let arn = activate_until_done(ctx).await?;
-    monitor(ctx, arn).await
+    let known = activate_until_done(ctx).await?;
+    monitor(ctx, known).await
 }
 
-/// 5 s doubling to 5 min, ±50% jitter, never giving up. (The builder, unlike a struct
-/// literal, also starts the *current* interval at the initial one.)
-fn phase_backoff() -> backoff::ExponentialBackoff {
-    backoff::ExponentialBackoffBuilder::new()
-        .with_initial_interval(PHASE_RETRY_INITIAL)
-        .with_multiplier(2.0)
-        .with_max_interval(PHASE_RETRY_MAX)
-        .with_max_elapsed_time(None)
-        .build()
-}
-
-async fn activate_until_done(ctx: &Ctx) -> Result<AgentArn> {
-    let mut retry = phase_backoff();
+async fn activate_until_done(ctx: &Ctx) -> Result<Known> {
+    let mut retry = crate::retry::exponential(PHASE_RETRY_INITIAL, PHASE_RETRY_MAX);
     loop {
         let settings = ctx.settings();
-        // The whole activation is bounded: checks, the key deadline and a few AWS calls.
-        ctx.status.expect_progress_within(
-            settings.checks.timeout + settings.activation.deadline + aws::OPERATION_TIMEOUT * 4,
-        );
         let activator = Activator::new(
             settings,
             ctx.store.clone(),
@@ -231,19 +223,28 @@ async fn activate_until_done(ctx: &Ctx) -> Result<AgentArn> {
             ctx.ec2.clone(),
         )
         .with_progress(progress_reporter(ctx));
+        // Each step of an attempt promises its own bound (see crate::liveness).
         let attempt = async {
-            if let Some(arn) = activator.known_agent().await? {
-                return Ok(arn);
+            if let Some(known) = activator.known_agent().await? {
+                return Ok(known);
             }
-            activator.activate(None).await.map(|a| a.arn().clone())
+            activator.activate(None).await.map(|a| Known {
+                arn: a.arn().clone(),
+                activated_at: match a {
+                    Activation::AlreadyActivated { .. } => None,
+                    Activation::Adopted { .. } | Activation::Created { .. } => {
+                        Some(SystemTime::now())
+                    }
+                },
+            })
         };
         match attempt.await {
-            Ok(arn) => {
+            Ok(known) => {
                 ctx.status.update(|s| {
-                    s.agent_arn = Some(arn.to_string());
+                    s.agent_arn = Some(known.arn.to_string());
                     s.last_diagnosis = None;
                 });
-                return Ok(arn);
+                return Ok(known);
             }
             Err(ActivationError::Config(e)) => return Err(e.into()),
             Err(e) => {
@@ -257,30 +258,13 @@ async fn activate_until_done(ctx: &Ctx) -> Result<AgentArn> {
                 let phase = ctx.status.snapshot().phase;
                 ctx.phase(
                     phase,
-                    format!(
-                        "{}: {}; retry in {}",
-                        phase_words(phase),
-                        e.short(),
-                        secs(wait)
-                    ),
+                    format!("{}: {}; retry in {}", e.headline(), e.short(), secs(wait)),
                 );
                 log::warn!("{e}");
                 log::warn!("hint: {}", e.hint());
-                ctx.status.expect_progress_within(wait);
-                tokio::time::sleep(wait).await;
+                crate::liveness::sleep(wait).await;
             }
         }
-    }
-}
-
-fn phase_words(p: Phase) -> &'static str {
-    match p {
-        Phase::Configuration => "starting",
-        Phase::Preflight => "port check failed",
-        Phase::FetchingKey => "no activation key",
-        Phase::Activating => "activation failed",
-        Phase::Monitoring => "monitoring",
-        Phase::Stopping => "stopping",
     }
 }
 
@@ -336,9 +320,23 @@ fn jittered(d: Duration) -> Duration {
     d.mul_f64(0.9 + 0.2 * r)
 }
 
-async fn monitor(ctx: &Ctx, arn: AgentArn) -> Result<()> {
-    let mut machine = Monitor::default();
+/// The post-activation grace still ahead for an agent activated at `at`.
+fn grace_left(grace: Duration, at: Option<SystemTime>) -> Duration {
+    at.and_then(|at| SystemTime::now().duration_since(at).ok())
+        .map_or(Duration::ZERO, |ago| grace.saturating_sub(ago))
+}
+
+async fn monitor(ctx: &Ctx, known: Known) -> Result<()> {
+    let Known { arn, activated_at } = known;
     let settings = ctx.settings();
+    let left = grace_left(settings.monitor.activation_grace, activated_at);
+    if !left.is_zero() {
+        log::info!(
+            "{arn} was activated moments ago: \"does not exist\" and OFFLINE are expected for {} more",
+            secs(left)
+        );
+    }
+    let mut machine = Monitor::default().settling_until(Instant::now() + left);
     let mut who = Subject {
         agent_arn: arn.to_string(),
         agent_name: settings.agent.name.to_string(),
@@ -358,9 +356,10 @@ async fn monitor(ctx: &Ctx, arn: AgentArn) -> Result<()> {
                 Alerter::spawn(settings.alerts.webhook.clone(), ctx.status.clone()),
             );
         }
-        ctx.status.expect_progress_within(aws::OPERATION_TIMEOUT);
+        // The call promises its own bound (crate::liveness).
         let result = ctx.api.describe_agent(&arn).await;
         let (now, wall) = (Instant::now(), SystemTime::now());
+        let settling = machine.settling(now);
         match &result {
             Ok(info) => {
                 if let Some(name) = &info.name {
@@ -368,6 +367,8 @@ async fn monitor(ctx: &Ctx, arn: AgentArn) -> Result<()> {
                 }
                 observe_info(ctx, &settings, info, wall);
             }
+            // Expected while DataSync catches up with our own CreateAgent: not an error.
+            Err(AwsError::NotFound { .. }) if settling => {}
             Err(e) => ctx
                 .status
                 .diagnose(e.kind(), e.to_string(), Some(e.hint()), true),
@@ -390,9 +391,12 @@ async fn monitor(ctx: &Ctx, arn: AgentArn) -> Result<()> {
         for e in &events {
             alerter.1.emit(alerts::alert(e, &who, &observed));
         }
-        ctx.phase(Phase::Monitoring, monitoring_text(&arn, &snap, &result));
+        ctx.phase(
+            Phase::Monitoring,
+            monitoring_text(&arn, &snap, &result, settling),
+        );
         let wait = jittered(settings.monitor.interval);
-        ctx.status.expect_progress_within(wait);
+        crate::liveness::expect_within(wait);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             // A reload applies at once (e.g. a shorter interval).
@@ -468,10 +472,17 @@ fn drift(settings: &Settings, info: &AgentInfo) -> Vec<String> {
 fn monitoring_text(
     arn: &AgentArn,
     s: &crate::status::Snapshot,
-    r: &Result<AgentInfo, crate::control_plane::AwsError>,
+    r: &Result<AgentInfo, AwsError>,
+    settling: bool,
 ) -> String {
     let id = arn.as_str().rsplit('/').next().unwrap_or(arn.as_str());
     match r {
+        Err(AwsError::NotFound { .. }) if settling => {
+            format!("monitoring {id}: just activated, not visible in DataSync yet")
+        }
+        Ok(info) if settling && info.status == "OFFLINE" => format!(
+            "monitoring {id}: OFFLINE, expected right after activation (AWS updates the agent)"
+        ),
         Err(e) => format!("monitoring {id}: DescribeAgent failed [{}]: {e}", e.kind()),
         Ok(_) if s.offline => format!(
             "monitoring {id}: OFFLINE since {}",

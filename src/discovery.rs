@@ -173,6 +173,49 @@ pub async fn discover(ec2: &Ec2, settings: &Settings) -> Result<Option<Discovery
     }))
 }
 
+/// What discovery still lacks for activation, in words naming the endpoint; None when it is
+/// complete. Each gap is one EC2 shows for a while after an endpoint is created (eventual
+/// consistency; `pending` until its interfaces exist) — never a reason to edit the
+/// configuration on its own, so the caller retries.
+pub fn gap(settings: &Settings, d: Option<&Discovery>) -> Option<String> {
+    let e = &settings.endpoint;
+    let id = e.vpc_endpoint_id.as_ref().map_or("", |v| v.as_str());
+    let Some(d) = d else {
+        return Some(format!(
+            "VPC endpoint {id} is not visible in {} yet (EC2 says it does not exist)",
+            e.region
+        ));
+    };
+    if !d.endpoint.state.eq_ignore_ascii_case("available") {
+        let state = if d.endpoint.state.is_empty() {
+            "in an unknown state"
+        } else {
+            &d.endpoint.state
+        };
+        return Some(format!("VPC endpoint {id} is {state}, not available yet"));
+    }
+    if e.ip.is_none() && d.ip.is_none() {
+        return Some(format!(
+            "VPC endpoint {id} has no network interface with an IPv4 address yet{}",
+            if d.endpoint.subnet_ids.is_empty() {
+                " (it is in no subnet)"
+            } else {
+                ""
+            }
+        ));
+    }
+    let discovered = d.discovered();
+    if e.subnet_arn.is_none() && discovered.subnet_arn.is_none() {
+        return Some(format!(
+            "VPC endpoint {id}: EC2 does not describe its subnet yet"
+        ));
+    }
+    if e.security_group_arn.is_none() && discovered.security_group_arn.is_none() {
+        return Some(format!("VPC endpoint {id} has no security group yet"));
+    }
+    None
+}
+
 impl Discovery {
     /// The values activation takes from discovery (those that parse as AWS ids).
     pub fn discovered(&self) -> crate::config::Discovered {

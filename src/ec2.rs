@@ -7,8 +7,9 @@ use std::net::Ipv4Addr;
 use aws_sdk_ec2::Client;
 use serde::Serialize;
 
+use crate::aws_error::Classified;
 use crate::cidr::Cidr;
-use crate::control_plane::{AwsError, classify};
+use crate::control_plane::AwsError;
 use crate::sg_rules::Rule;
 
 /// An interface VPC endpoint.
@@ -66,13 +67,37 @@ pub struct Identity {
 }
 
 /// EC2 `Describe*` calls a permission probe makes with `DryRun`.
-pub const DRY_RUN_ACTIONS: [&str; 5] = [
-    "ec2:DescribeVpcEndpoints",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeVpcs",
-];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum DryRun {
+    VpcEndpoints,
+    NetworkInterfaces,
+    Subnets,
+    SecurityGroups,
+    Vpcs,
+}
+
+impl DryRun {
+    /// Every probe, in the order the check report lists them.
+    pub const ALL: [DryRun; 5] = [
+        DryRun::VpcEndpoints,
+        DryRun::NetworkInterfaces,
+        DryRun::Subnets,
+        DryRun::SecurityGroups,
+        DryRun::Vpcs,
+    ];
+
+    /// The IAM action.
+    pub fn name(self) -> &'static str {
+        match self {
+            DryRun::VpcEndpoints => "ec2:DescribeVpcEndpoints",
+            DryRun::NetworkInterfaces => "ec2:DescribeNetworkInterfaces",
+            DryRun::Subnets => "ec2:DescribeSubnets",
+            DryRun::SecurityGroups => "ec2:DescribeSecurityGroups",
+            DryRun::Vpcs => "ec2:DescribeVpcs",
+        }
+    }
+}
 
 /// EC2 and STS clients for one Region and identity.
 #[derive(Debug, Clone)]
@@ -96,8 +121,8 @@ impl Ec2 {
             .sts
             .get_caller_identity()
             .send()
-            .await
-            .map_err(|e| classify("sts:GetCallerIdentity", e))?;
+            .classified("sts:GetCallerIdentity")
+            .await?;
         Ok(Identity {
             account: out.account().unwrap_or_default().into(),
             arn: out.arn().unwrap_or_default().into(),
@@ -111,15 +136,13 @@ impl Ec2 {
             .describe_vpc_endpoints()
             .vpc_endpoint_ids(id)
             .send()
+            .classified("ec2:DescribeVpcEndpoints")
             .await
         {
             Ok(out) => out,
-            Err(e) => {
-                return match classify("ec2:DescribeVpcEndpoints", e) {
-                    AwsError::NotFound { .. } => Ok(None),
-                    other => Err(other),
-                };
-            }
+            // AWS said so (InvalidVpcEndpointId.NotFound): the caller decides what it means.
+            Err(AwsError::NotFound { .. }) => return Ok(None),
+            Err(other) => return Err(other),
         };
         Ok(out.vpc_endpoints().first().map(|e| Endpoint {
             id: e.vpc_endpoint_id().unwrap_or_default().into(),
@@ -154,8 +177,8 @@ impl Ec2 {
             .describe_network_interfaces()
             .set_network_interface_ids(Some(ids.to_vec()))
             .send()
-            .await
-            .map_err(|e| classify("ec2:DescribeNetworkInterfaces", e))?;
+            .classified("ec2:DescribeNetworkInterfaces")
+            .await?;
         Ok(out
             .network_interfaces()
             .iter()
@@ -177,8 +200,8 @@ impl Ec2 {
             .describe_subnets()
             .set_subnet_ids(Some(ids.to_vec()))
             .send()
-            .await
-            .map_err(|e| classify("ec2:DescribeSubnets", e))?;
+            .classified("ec2:DescribeSubnets")
+            .await?;
         Ok(out
             .subnets()
             .iter()
@@ -202,8 +225,8 @@ impl Ec2 {
             .describe_security_groups()
             .set_group_ids(Some(ids.to_vec()))
             .send()
-            .await
-            .map_err(|e| classify("ec2:DescribeSecurityGroups", e))?;
+            .classified("ec2:DescribeSecurityGroups")
+            .await?;
         Ok(out
             .security_groups()
             .iter()
@@ -245,8 +268,8 @@ impl Ec2 {
             .describe_vpcs()
             .vpc_ids(vpc_id)
             .send()
-            .await
-            .map_err(|e| classify("ec2:DescribeVpcs", e))?;
+            .classified("ec2:DescribeVpcs")
+            .await?;
         let mut cidrs: Vec<Cidr> = out
             .vpcs()
             .iter()
@@ -264,51 +287,50 @@ impl Ec2 {
         Ok(cidrs)
     }
 
-    /// Whether the caller may call `action` (one of [`DRY_RUN_ACTIONS`]): Ok(()) when EC2
+    /// Whether the caller may call `action`: Ok(()) when EC2
     /// answers `DryRunOperation`, the classified error otherwise.
-    pub async fn dry_run(&self, action: &'static str) -> Result<(), AwsError> {
+    pub async fn dry_run(&self, action: DryRun) -> Result<(), AwsError> {
         let r = match action {
-            "ec2:DescribeVpcEndpoints" => self
+            DryRun::VpcEndpoints => self
                 .ec2
                 .describe_vpc_endpoints()
                 .dry_run(true)
                 .send()
+                .classified(action.name())
                 .await
-                .map(drop)
-                .map_err(|e| classify(action, e)),
-            "ec2:DescribeNetworkInterfaces" => self
+                .map(drop),
+            DryRun::NetworkInterfaces => self
                 .ec2
                 .describe_network_interfaces()
                 .dry_run(true)
                 .send()
+                .classified(action.name())
                 .await
-                .map(drop)
-                .map_err(|e| classify(action, e)),
-            "ec2:DescribeSubnets" => self
+                .map(drop),
+            DryRun::Subnets => self
                 .ec2
                 .describe_subnets()
                 .dry_run(true)
                 .send()
+                .classified(action.name())
                 .await
-                .map(drop)
-                .map_err(|e| classify(action, e)),
-            "ec2:DescribeSecurityGroups" => self
+                .map(drop),
+            DryRun::SecurityGroups => self
                 .ec2
                 .describe_security_groups()
                 .dry_run(true)
                 .send()
+                .classified(action.name())
                 .await
-                .map(drop)
-                .map_err(|e| classify(action, e)),
-            "ec2:DescribeVpcs" => self
+                .map(drop),
+            DryRun::Vpcs => self
                 .ec2
                 .describe_vpcs()
                 .dry_run(true)
                 .send()
+                .classified(action.name())
                 .await
-                .map(drop)
-                .map_err(|e| classify(action, e)),
-            _ => unreachable!("not a dry-run action: {action}"),
+                .map(drop),
         };
         match r {
             // A service that ignores DryRun and answers for real has also proven the permission.

@@ -100,13 +100,30 @@ pub struct Monitor {
     offline_polls: u32,
     outage: Option<Outage>,
     failed_polls: u32,
+    missing_polls: u32,
     api_alerted: bool,
+    /// Until then the agent was just activated: see [`Monitor::settling_until`].
+    grace_until: Option<Instant>,
 }
 
 impl Monitor {
     /// Whether the agent is declared OFFLINE, and since when.
     pub fn offline_since(&self) -> Option<SystemTime> {
         self.outage.map(|o| o.since)
+    }
+
+    /// The agent was activated moments ago: until `until`, "does not exist" means "not yet
+    /// visible" (DataSync is eventually consistent) and OFFLINE means "updating" (AWS updates a
+    /// new agent's software); neither raises an alert. An outage that outlasts the grace is
+    /// alerted at the first poll after it, with its real start.
+    pub fn settling_until(mut self, until: Instant) -> Self {
+        self.grace_until = Some(until);
+        self
+    }
+
+    /// Whether `now` is inside the post-activation grace.
+    pub fn settling(&self, now: Instant) -> bool {
+        self.grace_until.is_some_and(|g| now < g)
     }
 
     /// Feeds one DescribeAgent result; `now` is monotonic, `wall` is the wall clock.
@@ -120,24 +137,9 @@ impl Monitor {
         let mut events = Vec::new();
         let info = match result {
             Ok(info) => info,
-            Err(e) => {
-                self.failed_polls += 1;
-                let missing = matches!(e, AwsError::NotFound { .. });
-                if !self.api_alerted && (missing || self.failed_polls >= API_ERRORS_ALERT_AFTER) {
-                    self.api_alerted = true;
-                    let kind = if missing {
-                        EventKind::AgentMissing
-                    } else {
-                        EventKind::ApiErrors
-                    };
-                    events.push(Event {
-                        detail: format!("{e} ({} failed poll(s) in a row)", self.failed_polls),
-                        ..Event::new(kind)
-                    });
-                }
-                return events;
-            }
+            Err(e) => return self.failed(e, t, now),
         };
+        self.missing_polls = 0;
         if std::mem::take(&mut self.api_alerted) {
             events.push(Event {
                 detail: format!(
@@ -151,8 +153,9 @@ impl Monitor {
         match info.status.as_str() {
             "OFFLINE" => {
                 self.offline_polls += 1;
+                let settling = self.settling(now);
                 match &mut self.outage {
-                    None if self.offline_polls >= t.offline_after => {
+                    None if self.offline_polls >= t.offline_after && !settling => {
                         let since = info.last_connection_time.unwrap_or(wall);
                         self.outage = Some(Outage {
                             since,
@@ -190,6 +193,35 @@ impl Monitor {
             _ => {}
         }
         events
+    }
+
+    /// A failed poll: "does not exist" is debounced like OFFLINE (and expected while settling);
+    /// other errors alert once they persist.
+    fn failed(&mut self, e: &AwsError, t: Thresholds, now: Instant) -> Vec<Event> {
+        let missing = matches!(e, AwsError::NotFound { .. });
+        if missing && self.settling(now) {
+            return Vec::new();
+        }
+        self.failed_polls += 1;
+        self.missing_polls = if missing { self.missing_polls + 1 } else { 0 };
+        let due = if missing {
+            self.missing_polls >= t.offline_after
+        } else {
+            self.failed_polls >= API_ERRORS_ALERT_AFTER
+        };
+        if self.api_alerted || !due {
+            return Vec::new();
+        }
+        self.api_alerted = true;
+        let kind = if missing {
+            EventKind::AgentMissing
+        } else {
+            EventKind::ApiErrors
+        };
+        vec![Event {
+            detail: format!("{e} ({} failed poll(s) in a row)", self.failed_polls),
+            ..Event::new(kind)
+        }]
     }
 }
 

@@ -7,9 +7,9 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,17 @@ use crate::ids::AgentArn;
 pub const STATE_VERSION: u32 = 1;
 /// Where systemd keeps this machine's identity (machine-id(5)).
 pub const MACHINE_ID_PATHS: [&str; 2] = ["/etc/machine-id", "/var/lib/dbus/machine-id"];
+/// Names another machine-id file (containers, tests): read instead of [`MACHINE_ID_PATHS`].
+pub const MACHINE_ID_FILE_ENV: &str = "DATASYNC_WARDEN_MACHINE_ID_FILE";
+/// Largest state file read. A record is well under 2 KiB; a bigger file is not ours, and
+/// reading it whole could exhaust memory.
+pub const MAX_STATE_BYTES: u64 = 64 * 1024;
+/// The lock file in the state directory: held by whoever may write the state.
+pub const LOCK_FILE: &str = ".lock";
+/// Prefix of the temporary files a write renames into place; one left over is a killed write.
+const TEMP_PREFIX: &str = ".state.json.";
+/// How often a waiting command retries the lock: cheap, and quick to notice a release.
+const LOCK_POLL: Duration = Duration::from_millis(200);
 
 /// What the daemon knows about its agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,10 +121,20 @@ pub enum StateError {
         detail: String,
     },
     /// No machine id could be read.
-    #[error("cannot read this machine's id from {}: {detail}", MACHINE_ID_PATHS.join(" or "))]
+    #[error("cannot read this machine's id: {detail}")]
     MachineId {
-        /// Why.
+        /// Why, naming the file.
         detail: String,
+    },
+    /// Another process holds the state directory's lock.
+    #[error("the state directory {} is in use by {holder} (waited {})", dir.display(), humantime::format_duration(*waited))]
+    Locked {
+        /// The state directory.
+        dir: PathBuf,
+        /// What the lock file says about its holder (pid and command).
+        holder: String,
+        /// How long this process waited.
+        waited: Duration,
     },
 }
 
@@ -124,6 +145,7 @@ impl StateError {
             StateError::Io { .. } => "state_io",
             StateError::Corrupt { .. } => "state_corrupt",
             StateError::MachineId { .. } => "machine_id",
+            StateError::Locked { .. } => "state_locked",
         }
     }
 
@@ -139,23 +161,75 @@ impl StateError {
                 path.display()
             ),
             StateError::MachineId { .. } => {
-                "run systemd-machine-id-setup (every systemd host has one)".into()
+                "run systemd-machine-id-setup (every systemd host has one: 32 lower-case hex digits)"
+                    .into()
             }
+            StateError::Locked { .. } => "another datasync-warden command is activating this agent; \
+                 wait for it to finish (`datasync-warden status` shows the daemon's progress) and run again"
+                .into(),
         }
     }
 }
 
-/// Reads this machine's id.
+/// Reads this machine's id: from the file [`MACHINE_ID_FILE_ENV`] names, else the first of
+/// [`MACHINE_ID_PATHS`] that exists.
 pub fn machine_id() -> Result<String, StateError> {
+    match std::env::var_os(MACHINE_ID_FILE_ENV) {
+        Some(p) => machine_id_from(&[Path::new(&p)]),
+        None => machine_id_from(&MACHINE_ID_PATHS.map(Path::new)),
+    }
+}
+
+/// The machine id in the first of `paths` that exists. A file that exists but does not hold
+/// 32 hex digits (machine-id(5)) is an error, not an identity: a blank or garbled id shared by
+/// clones would make every clone trust the golden image's state.
+pub fn machine_id_from(paths: &[&Path]) -> Result<String, StateError> {
     let mut last = String::new();
-    for p in MACHINE_ID_PATHS {
-        match fs::read_to_string(p) {
-            Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_string()),
-            Ok(_) => last = format!("{p} is empty"),
-            Err(e) => last = format!("{p}: {e}"),
+    for p in paths {
+        let text = match fs::File::open(p).and_then(|f| read_capped(f, 1024)) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                last = format!("{} does not exist", p.display());
+                continue;
+            }
+            Err(e) => {
+                return Err(StateError::MachineId {
+                    detail: format!("{}: {e}", p.display()),
+                });
+            }
+        };
+        let id = text.trim();
+        if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(id.to_ascii_lowercase());
         }
+        return Err(StateError::MachineId {
+            detail: format!(
+                "{} holds {:?}, not 32 hexadecimal digits",
+                p.display(),
+                printable(id)
+            ),
+        });
     }
     Err(StateError::MachineId { detail: last })
+}
+
+/// The start of a file's text, safe to print: 64 characters, control characters escaped.
+fn printable(s: &str) -> String {
+    s.chars().take(64).flat_map(char::escape_default).collect()
+}
+
+/// Reads at most `cap` bytes as UTF-8; more is an `InvalidData` error.
+fn read_capped(f: fs::File, cap: u64) -> io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    f.take(cap + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > cap {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {cap} bytes"),
+        ));
+    }
+    Ok(text)
 }
 
 /// Now, as RFC 3339 (UTC, seconds).
@@ -192,9 +266,15 @@ impl StateStore {
     /// Reads the state file.
     pub fn load(&self) -> Result<Loaded, StateError> {
         let path = self.path();
-        let text = match fs::read_to_string(&path) {
+        let text = match fs::File::open(&path).and_then(|f| read_capped(f, MAX_STATE_BYTES)) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Loaded::Absent),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                return Err(StateError::Corrupt {
+                    path,
+                    detail: e.to_string(),
+                });
+            }
             Err(source) => {
                 return Err(StateError::Io {
                     op: "read",
@@ -243,13 +323,111 @@ impl StateStore {
         };
         // NamedTempFile is created 0600 in the same directory, so the rename is atomic.
         let mut tmp = tempfile::Builder::new()
-            .prefix(".state.json.")
+            .prefix(TEMP_PREFIX)
             .tempfile_in(&self.dir)
             .map_err(|e| io("create a temporary file beside", e))?;
         tmp.write_all(&json).map_err(|e| io("write", e))?;
         tmp.as_file().sync_all().map_err(|e| io("fsync", e))?;
         tmp.persist(&path).map_err(|e| io("rename into", e.error))?;
         fsync_dir(&self.dir)
+    }
+
+    /// Takes the state directory's exclusive lock, waiting at most `wait` for another holder:
+    /// whoever may write the state holds it from the load to the final save. The lock file
+    /// names its holder, so a waiter can say who is in the way. Released on drop (and by the
+    /// kernel when the holder dies: a crash never leaves the directory locked).
+    pub async fn lock(&self, wait: Duration) -> Result<StateLock, StateError> {
+        let started = Instant::now();
+        loop {
+            let this = self.clone();
+            let attempt = tokio::task::spawn_blocking(move || this.try_lock())
+                .await
+                .unwrap_or_else(|e| {
+                    Err(StateError::Io {
+                        op: "lock",
+                        path: self.dir.join(LOCK_FILE),
+                        source: io::Error::other(e.to_string()),
+                    })
+                })?;
+            match attempt {
+                Ok(lock) => return Ok(lock),
+                Err(holder) if started.elapsed() >= wait => {
+                    return Err(StateError::Locked {
+                        dir: self.dir.clone(),
+                        holder,
+                        waited: started.elapsed(),
+                    });
+                }
+                Err(holder) => {
+                    log::debug!("state directory locked by {holder}; waiting");
+                    tokio::time::sleep(LOCK_POLL).await;
+                }
+            }
+        }
+    }
+
+    /// One non-blocking attempt: the lock, or what the lock file says about its holder.
+    fn try_lock(&self) -> Result<Result<StateLock, String>, StateError> {
+        self.ensure_dir()?;
+        let path = self.dir.join(LOCK_FILE);
+        let io = |op, source| StateError::Io {
+            op,
+            path: path.clone(),
+            source,
+        };
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| io("open", e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::File::open(&path)
+                    .and_then(|f| read_capped(f, 512))
+                    .unwrap_or_default();
+                let holder = holder.trim();
+                return Ok(Err(if holder.is_empty() {
+                    "another process".to_string()
+                } else {
+                    printable(holder)
+                }));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io("lock", e)),
+        }
+        let me = format!(
+            "pid {} ({})\n",
+            std::process::id(),
+            std::env::args().collect::<Vec<_>>().join(" ")
+        );
+        file.set_len(0)
+            .and_then(|()| file.write_all(me.as_bytes()))
+            .map_err(|e| io("write", e))?;
+        self.remove_stale_temps();
+        Ok(Ok(StateLock { _file: file }))
+    }
+
+    /// Removes temporary files a killed write left behind. Only the lock holder calls this: a
+    /// temporary file is never another live writer's.
+    fn remove_stale_temps(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with(TEMP_PREFIX) {
+                match fs::remove_file(entry.path()) {
+                    Ok(()) => log::info!(
+                        "removed {}, left by an interrupted state write",
+                        entry.path().display()
+                    ),
+                    Err(e) => log::warn!("cannot remove {}: {e}", entry.path().display()),
+                }
+            }
+        }
     }
 
     fn ensure_dir(&self) -> Result<(), StateError> {
@@ -277,6 +455,12 @@ impl StateStore {
         }
         Ok(())
     }
+}
+
+/// The state directory's exclusive lock; released when dropped.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: fs::File,
 }
 
 /// Makes a rename durable: the directory entry itself must reach the disk.

@@ -2,8 +2,10 @@
 //! endpoint (reader). Scrapes read a snapshot; they never cause an AWS call.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use crate::liveness::Promise;
 
 use serde::Serialize;
 
@@ -86,6 +88,8 @@ pub struct Snapshot {
     pub last_poll_timestamp: Option<f64>,
     /// The last failure, if the last attempt failed.
     pub last_diagnosis: Option<Diagnosis>,
+    /// The last failed SIGHUP reload, until a reload succeeds (the old configuration runs).
+    pub reload_error: Option<Diagnosis>,
     /// Ways the agent no longer matches the configuration.
     pub drift: Vec<String>,
     /// Result of each named check (true = passed).
@@ -112,12 +116,9 @@ pub fn epoch_seconds(t: SystemTime) -> f64 {
 #[derive(Debug)]
 pub struct Status {
     inner: Mutex<Snapshot>,
-    /// The main loop promises to show progress before this instant; see [`Status::alive`].
-    progress_due: Mutex<Instant>,
+    /// The main loop's progress promise; see [`Status::alive`].
+    progress: Arc<Promise>,
 }
-
-/// Grace added to every progress promise: scheduling jitter on a loaded host.
-const PROGRESS_SLACK: Duration = Duration::from_secs(30);
 
 impl Status {
     /// A fresh status for an agent in `region`.
@@ -134,6 +135,7 @@ impl Status {
                 last_connection_time: None,
                 last_poll_timestamp: None,
                 last_diagnosis: None,
+                reload_error: None,
                 drift: Vec::new(),
                 checks: BTreeMap::new(),
                 alerts_total: BTreeMap::new(),
@@ -142,7 +144,7 @@ impl Status {
                 start_time: epoch_seconds(SystemTime::now()),
                 version: env!("CARGO_PKG_VERSION"),
             }),
-            progress_due: Mutex::new(Instant::now() + PROGRESS_SLACK),
+            progress: Promise::new(),
         }
     }
 
@@ -158,13 +160,17 @@ impl Status {
 
     /// Declares that the main loop's next step may legitimately take up to `d`.
     pub fn expect_progress_within(&self, d: Duration) {
-        *self.progress_due.lock().unwrap_or_else(|p| p.into_inner()) =
-            Instant::now() + d + PROGRESS_SLACK;
+        self.progress.expect_within(d);
+    }
+
+    /// The main loop's promise, to scope its work with ([`Promise::scope`]).
+    pub fn promise(&self) -> Arc<Promise> {
+        self.progress.clone()
     }
 
     /// Whether the main loop kept its last promise: the basis of `/healthz` and `WATCHDOG=1`.
     pub fn alive(&self) -> bool {
-        Instant::now() <= *self.progress_due.lock().unwrap_or_else(|p| p.into_inner())
+        self.progress.kept()
     }
 
     /// Records a failure and counts AWS error kinds.

@@ -26,9 +26,27 @@ pub enum ActivationError {
     /// An AWS call failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
-    /// The state file could not be read or written.
+    /// The state file could not be read or written, or another command holds it.
     #[error(transparent)]
     State(#[from] StateError),
+    /// Discovery cannot complete yet: the endpoint is not visible, not available, or has no
+    /// usable network interface. Not a configuration error: retried until it completes.
+    #[error("{what}")]
+    DiscoveryPending {
+        /// What is missing, naming the endpoint.
+        what: String,
+    },
+    /// A step overran its own bound and was cancelled.
+    #[error("{step} did not finish within {} (cancelled)", humantime::format_duration(*after))]
+    Stalled {
+        /// The step.
+        step: &'static str,
+        /// Its bound.
+        after: std::time::Duration,
+    },
+    /// The OS random source failed (the activation token).
+    #[error("cannot read the OS random source for the activation token: {0}")]
+    Random(String),
 }
 
 fn summary(failed: &[Probe]) -> String {
@@ -48,6 +66,24 @@ impl ActivationError {
             ActivationError::Key(e) => e.kind(),
             ActivationError::Aws(e) => e.kind(),
             ActivationError::State(e) => e.kind(),
+            ActivationError::DiscoveryPending { .. } => "discovery_pending",
+            ActivationError::Stalled { .. } => "stalled",
+            ActivationError::Random(_) => "random",
+        }
+    }
+
+    /// The first words of a STATUS= line: what the daemon is stuck on.
+    pub fn headline(&self) -> &'static str {
+        match self {
+            ActivationError::Config(_) => "invalid configuration",
+            ActivationError::Checks { .. } => "port check failed",
+            ActivationError::Key(_) => "no activation key",
+            ActivationError::Aws(_) => "AWS call failed",
+            ActivationError::State(StateError::Locked { .. }) => "state directory in use",
+            ActivationError::State(_) => "state file problem",
+            ActivationError::DiscoveryPending { .. } => "waiting for the VPC endpoint",
+            ActivationError::Stalled { .. } => "step timed out",
+            ActivationError::Random(_) => "no randomness",
         }
     }
 
@@ -80,6 +116,15 @@ impl ActivationError {
             ActivationError::Key(e) => e.hint(),
             ActivationError::Aws(e) => e.hint(),
             ActivationError::State(e) => e.hint(),
+            ActivationError::DiscoveryPending { .. } => "nothing to edit if the endpoint was just created: EC2 needs a moment \
+                 to show it and its network interfaces (retrying with backoff). If this persists, check \
+                 endpoint.vpc_endpoint_id and endpoint.region, that the endpoint is in a subnet (one network \
+                 interface per subnet), and that it is not pending acceptance by its service"
+                .into(),
+            ActivationError::Stalled { .. } => "the step was cancelled and will be retried; if it recurs, look for a \
+                 slow proxy, DNS or disk on the path it names"
+                .into(),
+            ActivationError::Random(_) => "the kernel's getrandom(2) failed: check the host".into(),
         }
     }
 }

@@ -135,6 +135,7 @@ pub struct MonitorFragment {
     pub interval: S<String>,
     pub offline_after: S<i64>,
     pub realert_every: S<String>,
+    pub activation_grace: S<String>,
 }
 
 /// `[alerts]`
@@ -191,6 +192,7 @@ pub struct Merged {
     pub monitor_interval: Option<Sourced<String>>,
     pub monitor_offline_after: Option<Sourced<i64>>,
     pub monitor_realert_every: Option<Sourced<String>>,
+    pub monitor_activation_grace: Option<Sourced<String>>,
     pub alerts_webhook: Option<Sourced<String>>,
     pub health_listen: Option<Sourced<String>>,
     pub state_dir: Option<Sourced<String>>,
@@ -318,6 +320,7 @@ impl Merged {
             ft.take(&mut self.monitor_interval, m.interval);
             ft.take(&mut self.monitor_offline_after, m.offline_after);
             ft.take(&mut self.monitor_realert_every, m.realert_every);
+            ft.take(&mut self.monitor_activation_grace, m.activation_grace);
         }
         if let Some(a) = f.alerts {
             ft.take(&mut self.alerts_webhook, a.webhook);

@@ -34,6 +34,12 @@ pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(4);
 pub const DEFAULT_MONITOR_INTERVAL: Duration = Duration::from_secs(60);
 /// Consecutive OFFLINE observations before declaring the agent OFFLINE.
 pub const DEFAULT_OFFLINE_AFTER: u32 = 2;
+/// After an activation, how long OFFLINE and "does not exist" answers are expected rather than
+/// alerted: DescribeAgent may answer "does not exist" for a while after CreateAgent (eventual
+/// consistency; Terraform retries it), and AWS updates a freshly activated agent's software,
+/// during which it "may go offline briefly" — and DataSync reports OFFLINE only after 5 minutes
+/// without contact, so a brief update can show as OFFLINE until about 5 minutes after it ends.
+pub const DEFAULT_ACTIVATION_GRACE: Duration = Duration::from_secs(10 * 60);
 /// Re-alert period while an agent stays OFFLINE.
 pub const DEFAULT_REALERT_EVERY: Duration = Duration::from_secs(30 * 60);
 /// Health endpoint address (the interface contract).
@@ -131,6 +137,8 @@ pub struct MonitorSettings {
     pub interval: Duration,
     pub offline_after: u32,
     pub realert_every: Duration,
+    /// After this host activates the agent, OFFLINE and "does not exist" are expected for a while.
+    pub activation_grace: Duration,
 }
 
 /// `[alerts]`
@@ -323,6 +331,12 @@ impl Settings {
                     "monitor.realert_every",
                     DEFAULT_REALERT_EVERY,
                     (secs(1), secs(7 * 24 * 3600)),
+                )?,
+                activation_grace: duration(
+                    m.monitor_activation_grace,
+                    "monitor.activation_grace",
+                    DEFAULT_ACTIVATION_GRACE,
+                    (Duration::ZERO, secs(24 * 3600)),
                 )?,
             },
             alerts: AlertsSettings {

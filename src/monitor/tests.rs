@@ -22,11 +22,17 @@ fn info(status: &str) -> AgentInfo {
 
 /// Drives the monitor with one observation per minute; returns the kinds per step.
 fn drive(steps: &[&str]) -> Vec<Vec<EventKind>> {
-    let mut m = Monitor::default();
+    drive_settling(steps, 0)
+}
+
+/// [`drive`] for an agent activated just before the first poll, with `grace_polls` minutes of
+/// post-activation grace.
+fn drive_settling(steps: &[&str], grace_polls: u64) -> Vec<Vec<EventKind>> {
     let (t0, w0) = (
         Instant::now(),
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000),
     );
+    let mut m = Monitor::default().settling_until(t0 + Duration::from_secs(60 * grace_polls));
     steps
         .iter()
         .enumerate()
@@ -36,7 +42,8 @@ fn drive(steps: &[&str]) -> Vec<Vec<EventKind>> {
                 w0 + Duration::from_secs(60 * i as u64),
             );
             let err = AwsError::Unreachable {
-                op: "DescribeAgent",
+                op: "datasync:DescribeAgent",
+                cause: "timeout",
                 chain: "boom".into(),
             };
             let missing = AwsError::NotFound {
@@ -140,9 +147,38 @@ fn errors_between_offline_polls_do_not_hide_the_outage() {
 }
 
 #[test]
-fn missing_agent_alerts_at_once_and_once() {
+fn missing_agent_is_debounced_like_offline_and_alerts_once() {
     let got = drive(&["ONLINE", "missing", "missing", "missing"]);
-    assert_eq!(got, vec![vec![], vec![AgentMissing], vec![], vec![]]);
+    assert_eq!(got, vec![vec![], vec![], vec![AgentMissing], vec![]]);
+    // One "does not exist" between good answers is eventual consistency, not a deletion.
+    let blip = drive(&["ONLINE", "missing", "ONLINE", "missing", "ONLINE"]);
+    assert_eq!(blip, vec![vec![]; 5]);
+}
+
+#[test]
+fn not_yet_visible_and_updating_right_after_activation_page_nobody() {
+    // Terraform's experience: DescribeAgent says "does not exist" for a while after
+    // CreateAgent; then the agent goes OFFLINE briefly while AWS updates it.
+    let steps = [
+        "missing", "missing", "missing", "OFFLINE", "OFFLINE", "OFFLINE", "ONLINE",
+    ];
+    assert_eq!(drive_settling(&steps, 10), vec![vec![]; 7]);
+}
+
+#[test]
+fn an_outage_that_outlasts_the_grace_is_alerted_after_it() {
+    let mut steps = vec!["OFFLINE"; 6];
+    steps.push("ONLINE");
+    let got = drive_settling(&steps, 3);
+    assert_eq!(got[..3], [vec![], vec![], vec![]]);
+    assert_eq!(got[3], vec![Offline], "first poll after the grace: {got:?}");
+    assert_eq!(got[6], vec![Recovered]);
+    // An agent that never appears is reported missing once the grace is over (debounced).
+    let got = drive_settling(&["missing"; 6], 3);
+    assert_eq!(
+        got,
+        [vec![], vec![], vec![], vec![], vec![AgentMissing], vec![]]
+    );
 }
 
 #[test]
