@@ -48,6 +48,11 @@ pub fn endpoint_check(settings: &Settings, d: Option<&Discovery>) -> Check {
             format!("{id} is {}, not available", e.state),
             "wait until the endpoint is available (or fix its failure)".to_string(),
         ))
+    } else if d.enis.iter().all(|n| n.ip.is_none()) {
+        Some((
+            format!("{id} has no network interface with an IPv4 address (subnets: {})", if e.subnet_ids.is_empty() { "none".to_string() } else { e.subnet_ids.join(", ") }),
+            "add the endpoint to a subnet the agent can reach (one interface per subnet); a new endpoint's interfaces appear within minutes".to_string(),
+        ))
     } else {
         None
     };

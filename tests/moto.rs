@@ -401,3 +401,175 @@ async fn the_daemon_discovers_activates_and_exports_the_checks() {
     );
     d.stop().await;
 }
+
+/// A front for moto's EC2 that says the first `hide` DescribeVpcEndpoints calls' endpoint does
+/// not exist (as AWS does for a while after creating one: eventual consistency), forwarding
+/// everything else. Returns its URL.
+async fn lagging_ec2(moto: &str, hide: usize) -> String {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = moto.to_string();
+    let hidden = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<Full<Bytes>>();
+        while let Ok((stream, _)) = listener.accept().await {
+            let (client, upstream, hidden) = (client.clone(), upstream.clone(), hidden.clone());
+            let svc = hyper::service::service_fn(
+                move |req: hyper::Request<hyper::body::Incoming>| {
+                    let (client, upstream, hidden) =
+                        (client.clone(), upstream.clone(), hidden.clone());
+                    async move {
+                        let (mut parts, body) = req.into_parts();
+                        let body = body.collect().await?.to_bytes();
+                        let describe =
+                            String::from_utf8_lossy(&body).contains("Action=DescribeVpcEndpoints");
+                        if describe && hidden.fetch_add(1, Ordering::SeqCst) < hide {
+                            let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error>\
+                            <Code>InvalidVpcEndpointId.NotFound</Code><Message>The Vpc Endpoint Id does not exist</Message>\
+                            </Error></Errors><RequestID>lagging-1</RequestID></Response>";
+                            return Ok::<_, hyper::Error>(
+                                hyper::Response::builder()
+                                    .status(400)
+                                    .body(Full::new(Bytes::from(xml)))
+                                    .unwrap(),
+                            );
+                        }
+                        let path = parts
+                            .uri
+                            .path_and_query()
+                            .map_or("/", |p| p.as_str())
+                            .to_string();
+                        parts.uri = format!("{upstream}{path}").parse().unwrap();
+                        let resp = client
+                            .request(hyper::Request::from_parts(parts, Full::new(body)))
+                            .await
+                            .unwrap();
+                        let (parts, body) = resp.into_parts();
+                        let body = body.collect().await.unwrap().to_bytes();
+                        Ok(hyper::Response::from_parts(parts, Full::new(body)))
+                    }
+                },
+            );
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc),
+            );
+        }
+    });
+    url
+}
+
+/// An endpoint EC2 does not show yet, then shows: `run` waits (never exit 2, which the unit
+/// would not restart), says what it waits for, and activates as soon as discovery completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_waits_for_an_endpoint_not_yet_visible_then_activates() {
+    let Some(moto) = moto() else { return };
+    let s = build(moto, &OPEN_RULES);
+    let h = harness(s["vpce_id"].as_str().unwrap(), "[checks]\naws = false\n").await;
+    let ec2 = lagging_ec2(moto, 2).await;
+    let api = h.sim.api_url();
+    let env = [
+        ("AWS_ENDPOINT_URL_EC2", ec2.as_str()),
+        ("AWS_ENDPOINT_URL_STS", moto),
+        ("AWS_ENDPOINT_URL_DATASYNC", api.as_str()),
+    ];
+    let mut d = common::daemon::Running::start_with(&h, false, &env).await;
+    d.wait_phase_text("waiting for the VPC endpoint").await;
+    let status = d.status().await;
+    assert_eq!(
+        status["last_diagnosis"]["kind"], "discovery_pending",
+        "{status:#}"
+    );
+    assert!(
+        status["last_diagnosis"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not visible in us-east-1 yet"),
+        "{status:#}"
+    );
+    assert!(d.child.try_wait().unwrap().is_none(), "run must not exit");
+    // The third look finds it (the first retry waits ~5 s, the second ~10 s).
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        d.wait_phase_text("monitoring agent-"),
+    )
+    .await
+    .expect("activates once the endpoint is visible");
+    assert_eq!(h.sim.agents().len(), 1);
+    d.stop().await;
+}
+
+/// An endpoint in no subnet has no network interface: a gap in discovery, not a configuration
+/// error. `activate` and `check` exit 1 (retryable), `run` keeps retrying.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_without_interfaces_is_retryable_not_bad_configuration() {
+    let Some(moto) = moto() else { return };
+    let mut args = OPEN_RULES.to_vec();
+    args.push("--no-subnets");
+    let s = build(moto, &args);
+    let h = harness(
+        s["vpce_id"].as_str().unwrap(),
+        "[activation]\ndeadline = \"2s\"\n",
+    )
+    .await;
+    let act = run(&h, moto, &["activate"]).await;
+    act.assert_failed_with(
+        1,
+        &[
+            "has no network interface with an IPv4 address yet",
+            "(it is in no subnet)",
+        ],
+    );
+    let (code, report) = check_json(&h, moto).await;
+    assert_eq!(code, 1, "{report:#}");
+    let api = h.sim.api_url();
+    let env = [
+        ("AWS_ENDPOINT_URL_EC2", moto),
+        ("AWS_ENDPOINT_URL_STS", moto),
+        ("AWS_ENDPOINT_URL_DATASYNC", api.as_str()),
+    ];
+    let mut d = common::daemon::Running::start_with(&h, false, &env).await;
+    d.wait_phase_text("waiting for the VPC endpoint").await;
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await; // past the first retry
+    assert!(
+        d.child.try_wait().unwrap().is_none(),
+        "run exited: the unit would stay failed"
+    );
+    assert_eq!(
+        d.status().await["last_diagnosis"]["kind"],
+        "discovery_pending"
+    );
+    d.stop().await;
+}
+
+/// EC2 unreachable during discovery is named as such, for EC2, never as "not found".
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_ec2_is_named_not_called_not_found() {
+    let Some(moto) = moto() else { return };
+    let s = build(moto, &OPEN_RULES);
+    let h = harness(s["vpce_id"].as_str().unwrap(), "[checks]\naws = false\n").await;
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let mut c = h.command(&["activate"]);
+    c.env("AWS_ENDPOINT_URL_EC2", &closed)
+        .env("AWS_ENDPOINT_URL_DATASYNC", h.sim.api_url());
+    let r = Run::from(
+        tokio::time::timeout(RUN_LIMIT, c.output())
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    r.assert_failed_with(
+        1,
+        &[
+            "ec2:DescribeVpcEndpoints",
+            "cannot reach the EC2 API (connection refused)",
+        ],
+    );
+    assert!(!r.stderr.contains("not found"), "{}", r.stderr);
+}

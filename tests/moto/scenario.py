@@ -62,10 +62,11 @@ def build(a):
         VpcId=vpc["VpcId"],
         ServiceName=f"com.amazonaws.{a.region}.{a.service}",
         VpcEndpointType="Interface",
-        SubnetIds=[subnet["SubnetId"]],
+        SubnetIds=[] if a.no_subnets else [subnet["SubnetId"]],
         SecurityGroupIds=[sg["GroupId"]],
     )["VpcEndpoint"]
-    eni = ec2.describe_network_interfaces(NetworkInterfaceIds=ep["NetworkInterfaceIds"])["NetworkInterfaces"][0]
+    enis = ep["NetworkInterfaceIds"]
+    eni = ec2.describe_network_interfaces(NetworkInterfaceIds=enis)["NetworkInterfaces"][0] if enis else {}
     # Each extra interface takes one address: how a test makes a subnet nearly full.
     for _ in range(a.fill):
         ec2.create_network_interface(SubnetId=subnet["SubnetId"])
@@ -79,7 +80,7 @@ def build(a):
             "sg_id": sg["GroupId"],
             "sg_arn": f"arn:aws:ec2:{a.region}:{owner}:security-group/{sg['GroupId']}",
             "vpce_id": ep["VpcEndpointId"],
-            "eni_ip": eni["PrivateIpAddress"],
+            "eni_ip": eni.get("PrivateIpAddress"),
             "free_ips": ec2.describe_subnets(SubnetIds=[subnet["SubnetId"]])["Subnets"][0]["AvailableIpAddressCount"],
         },
         sys.stdout,
@@ -100,6 +101,7 @@ def main():
     b.add_argument("--subnet-cidr", default="10.20.1.0/24")
     b.add_argument("--rule", action="append", default=[], help="proto:from-to:cidr, e.g. tcp:1024-1064:0.0.0.0/0")
     b.add_argument("--fill", type=int, default=0, help="extra interfaces to create in the subnet")
+    b.add_argument("--no-subnets", action="store_true", help="an endpoint in no subnet: no network interface")
     a = p.parse_args()
     serve(a.port) if a.cmd == "serve" else build(a)
 
