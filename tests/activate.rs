@@ -69,10 +69,7 @@ async fn happy_path_sends_the_right_query_and_create_agent() {
     assert_eq!(state["activation_token"], token);
     assert_eq!(state["region"], "us-east-1");
     assert_eq!(state["vpc_endpoint_id"], VPCE);
-    assert_eq!(
-        state["machine_id"],
-        std::fs::read_to_string("/etc/machine-id").unwrap().trim()
-    );
+    assert_eq!(state["machine_id"], MACHINE_ID);
     let mode = |p| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(h.state_file()), 0o600);
     assert_eq!(mode(h.state_dir()), 0o700);
@@ -321,7 +318,7 @@ async fn crash_between_create_agent_and_state_write_is_adopted() {
 async fn state_from_another_machine_is_not_trusted() {
     let h = Harness::new().await;
     std::fs::create_dir_all(h.state_dir()).unwrap();
-    let foreign = r#"{"version":1,"machine_id":"0123456789abcdef0123456789abcdef","status":"activated",
+    let foreign = r#"{"version":1,"machine_id":"fedcba9876543210fedcba9876543210","status":"activated",
       "agent_arn":"arn:aws:datasync:us-east-1:111122223333:agent/agent-00000000000000000","agent_name":"golden",
       "region":"us-east-1","vpc_endpoint_id":"vpce-0123456789abcdef0","endpoint_ip":"172.16.1.10",
       "subnet_arn":"x","security_group_arn":"y","activated_at":"2026-01-01T00:00:00Z","activation_token":"t","adopted":false}"#;
@@ -330,7 +327,7 @@ async fn state_from_another_machine_is_not_trusted() {
     run.assert_ok();
     assert!(
         run.stderr
-            .contains("was written on machine 0123456789abcdef0123456789abcdef"),
+            .contains("was written on machine fedcba9876543210fedcba9876543210"),
         "{}",
         run.stderr
     );

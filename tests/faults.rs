@@ -39,21 +39,42 @@ async fn kill_9_at_random_points_never_activates_twice_or_loses_the_agent() {
         });
     eprintln!("crash test seed {seed} (replay with CRASH_SEED={seed})");
     let mut rng = Rng(seed);
+    // Kills that landed between CreateAgent and the state write: the agent exists, the state
+    // still says `activating`. Only these test adoption; a kill before the process started or
+    // after the write proves nothing about it.
     let mut killed_mid_activation = 0;
     for run in 0..CRASH_RUNS {
         let h = Harness::with_fragment("[monitor]\ninterval = \"1s\"\n").await;
-        // Stretch activation to ~200 ms so that kills land inside every step of it.
+        // Stretch activation to ~300 ms so that kills land inside every step of it, and hold
+        // CreateAgent's answer for 150 ms after the agent exists: the window that matters.
         h.sim
             .inject_fault(None, ApiFault::Latency(Duration::from_millis(40)));
+        h.sim.inject_fault(
+            Some("CreateAgent"),
+            ApiFault::AnswerLatency(Duration::from_millis(150)),
+        );
         h.sim.set_agent_fault(
             ResponseMode::Redirect,
             Some(AgentFault::Slow(Duration::from_millis(60))),
         );
         let mut child = h.command(&["run"]).spawn().unwrap();
-        tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
+        // Kill at a random point after CreateAgent was sent (or a little before it), so that
+        // many kills land in the window between the agent's creation and the state write.
+        let mut created = false;
+        for _ in 0..400 {
+            if h.sim.call_count("CreateAgent") > 0 {
+                created = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(created, "run {run}: activation never reached CreateAgent");
+        tokio::time::sleep(Duration::from_millis(rng.below(250))).await;
         child.start_kill().unwrap();
         child.wait().await.unwrap();
-        if h.sim.agents().is_empty() || h.state().get("status").is_some_and(|s| s == "activating") {
+        let activating =
+            h.state_file().exists() && h.state().get("status").is_some_and(|s| s == "activating");
+        if !h.own_agents().is_empty() && activating {
             killed_mid_activation += 1;
         }
         // Whatever was on disk is a whole state file, never a torn one.
@@ -76,11 +97,11 @@ async fn kill_9_at_random_points_never_activates_twice_or_loses_the_agent() {
         d.stop().await;
     }
     eprintln!(
-        "{killed_mid_activation} of {CRASH_RUNS} kills landed before the state said activated"
+        "{killed_mid_activation} of {CRASH_RUNS} kills landed between CreateAgent and the state write"
     );
     assert!(
         killed_mid_activation >= CRASH_RUNS / 5,
-        "the kills must hit activation, not only monitoring"
+        "the kills must hit the CreateAgent-to-state-write window, not only before or after it"
     );
 }
 

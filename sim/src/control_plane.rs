@@ -185,6 +185,14 @@ pub(crate) async fn handle(
                 message: format!("injected {kind}"),
             }));
         }
+        Some(Terminal::NotFound) => {
+            log::info!("api {op}: fault: does not exist (yet)");
+            return Ok(error(&ApiError {
+                status: StatusCode::BAD_REQUEST,
+                kind: "InvalidRequestException",
+                message: "host-0c61c0944a13c5fda does not exist or has been deleted.".into(),
+            }));
+        }
         None => {}
     }
 
@@ -208,6 +216,9 @@ pub(crate) async fn handle(
     match result {
         Ok(out) => {
             log::info!("api {op}: ok");
+            if !plan.answer_latency.is_zero() {
+                tokio::time::sleep(plan.answer_latency).await;
+            }
             if plan.hang_after_create && op == "CreateAgent" {
                 log::info!("api {op}: fault: created, now never answering");
                 state.shutdown_signal().await;

@@ -11,6 +11,7 @@ use crate::types::{AgentFault, ApiFault, CreateAgentError, ResponseMode};
 #[derive(Debug, Default)]
 pub(crate) struct FaultPlan {
     pub(crate) latency: Duration,
+    pub(crate) answer_latency: Duration,
     pub(crate) terminal: Option<Terminal>,
     pub(crate) hang_after_create: bool,
 }
@@ -22,6 +23,7 @@ pub(crate) enum Terminal {
     Internal,
     Reset,
     Error(&'static str, u16),
+    NotFound,
 }
 
 #[derive(Debug)]
@@ -88,9 +90,10 @@ impl Faults {
         let remaining = match fault {
             ApiFault::Throttle { times }
             | ApiFault::Internal { times }
-            | ApiFault::ResetConnection { times } => Some(times),
+            | ApiFault::ResetConnection { times }
+            | ApiFault::NotFound { times } => Some(times),
             ApiFault::Error { times, .. } => times,
-            ApiFault::Latency(_) | ApiFault::CreateThenHang => None,
+            ApiFault::Latency(_) | ApiFault::AnswerLatency(_) | ApiFault::CreateThenHang => None,
         };
         if remaining == Some(0) {
             return;
@@ -121,6 +124,10 @@ impl Faults {
                     plan.latency += d;
                     continue;
                 }
+                ApiFault::AnswerLatency(d) => {
+                    plan.answer_latency += d;
+                    continue;
+                }
                 ApiFault::CreateThenHang => {
                     plan.hang_after_create |= op == "CreateAgent";
                     continue;
@@ -129,6 +136,7 @@ impl Faults {
                 ApiFault::Internal { .. } => Terminal::Internal,
                 ApiFault::ResetConnection { .. } => Terminal::Reset,
                 ApiFault::Error { code, status, .. } => Terminal::Error(code, status),
+                ApiFault::NotFound { .. } => Terminal::NotFound,
             };
             if plan.terminal.is_none() {
                 plan.terminal = Some(terminal);

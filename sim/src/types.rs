@@ -94,6 +94,16 @@ pub enum ApiFault {
     /// CreateAgent creates the agent completely, then never answers (crash/timeout tests).
     /// Stays armed until `clear_faults`.
     CreateThenHang,
+    /// Run the call, then wait this long before answering (until `clear_faults`): widens the
+    /// window in which the effect exists but the caller does not know it yet (crash tests).
+    AnswerLatency(Duration),
+    /// Answer the next `times` calls with DataSync's "does not exist" wording for an agent
+    /// (`InvalidRequestException: host-… does not exist or has been deleted.`), as DescribeAgent
+    /// does for a while right after CreateAgent (eventual consistency).
+    NotFound {
+        /// How many calls.
+        times: u32,
+    },
     /// Answer the next `times` calls with this AWS error code and HTTP status, e.g.
     /// `AccessDeniedException`/400 or `ExpiredTokenException`/403 (`None` = until cleared).
     Error {

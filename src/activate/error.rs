@@ -78,7 +78,7 @@ impl ActivationError {
             ActivationError::Config(_) => "invalid configuration",
             ActivationError::Checks { .. } => "port check failed",
             ActivationError::Key(_) => "no activation key",
-            ActivationError::Aws(_) => "AWS call failed",
+            ActivationError::Aws(_) => "activation failed",
             ActivationError::State(StateError::Locked { .. }) => "state directory in use",
             ActivationError::State(_) => "state file problem",
             ActivationError::DiscoveryPending { .. } => "waiting for the VPC endpoint",

@@ -25,6 +25,8 @@ security_group_arn = "arn:aws:ec2:us-east-1:111122223333:security-group/sg-01234
 [checks]
 aws = false
 "#;
+/// The machine id every harness's binary sees.
+pub const MACHINE_ID: &str = "0123456789abcdef0123456789abcdef";
 pub const VPCE: &str = "vpce-0123456789abcdef0";
 pub const ENDPOINT_IP: &str = "172.16.1.10";
 pub const SUBNET: &str = "arn:aws:ec2:us-east-1:111122223333:subnet/subnet-0123456789abcdef0";
@@ -79,6 +81,7 @@ dir = "{state}"
             state = h.state_dir().display(),
         );
         std::fs::write(h.config(), config).unwrap();
+        std::fs::write(h.machine_id_file(), format!("{MACHINE_ID}\n")).unwrap();
         std::fs::create_dir(h.dir.path().join("config.d")).unwrap();
         h.fragment(extra);
         h
@@ -86,6 +89,12 @@ dir = "{state}"
 
     pub fn config(&self) -> PathBuf {
         self.dir.path().join("config.toml")
+    }
+
+    /// This harness's machine-id file (DATASYNC_WARDEN_MACHINE_ID_FILE): the tests never
+    /// depend on the host's /etc/machine-id.
+    pub fn machine_id_file(&self) -> PathBuf {
+        self.dir.path().join("machine-id")
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -129,6 +138,7 @@ dir = "{state}"
                 "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
             )
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("DATASYNC_WARDEN_MACHINE_ID_FILE", self.machine_id_file())
             // Any AWS call not pointed at a test peer lands on a closed loopback port.
             .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
             .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
