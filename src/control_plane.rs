@@ -139,9 +139,7 @@ impl ControlPlane {
     /// The same account and identity in another Region (an interrupted activation recorded
     /// its Region; the configuration may have changed since).
     pub fn for_region(&self, region: &str) -> ControlPlane {
-        let conf = self
-            .client
-            .config()
+        let conf = Client::config(&self.client)
             .to_builder()
             .region(aws_sdk_datasync::config::Region::new(region.to_string()))
             .build();

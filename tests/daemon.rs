@@ -308,11 +308,11 @@ async fn sighup_reloads_and_keeps_the_old_config_when_the_new_one_is_bad() {
     .unwrap();
     unsafe_kill(d.child.id().unwrap() as i32, "HUP");
     eventually(LIMIT, "reload diagnosis", async || {
-        d.status().await["last_diagnosis"]["kind"] == "config_invalid"
+        d.status().await["reload_error"]["kind"] == "config_invalid"
     })
     .await;
     assert!(
-        d.status().await["last_diagnosis"]["message"]
+        d.status().await["reload_error"]["message"]
             .as_str()
             .unwrap()
             .contains("70-reload.toml")

@@ -161,7 +161,7 @@ async fn expired_credentials_and_access_denied_are_diagnosed() {
             "ExpiredTokenException",
             403,
             "credentials",
-            "check they have not expired",
+            "expired, revoked or wrong",
         ),
         (
             "AccessDeniedException",
@@ -173,7 +173,7 @@ async fn expired_credentials_and_access_denied_are_diagnosed() {
             "UnrecognizedClientException",
             403,
             "credentials",
-            "provide credentials",
+            "replace them",
         ),
     ] {
         let (h, d) = monitoring("").await;

@@ -109,7 +109,7 @@ async fn adoption_finds_the_agent_after_a_rename() {
 async fn first_boot_pages_nobody() {
     let hook = Webhook::start(0).await;
     let h = Harness::with_fragment(&format!(
-        "[monitor]\ninterval = \"1s\"\noffline_after = 1\n[alerts]\nwebhook = \"{}\"\n",
+        "[monitor]\ninterval = \"1s\"\noffline_after = 1\nactivation_grace = \"10m\"\n[alerts]\nwebhook = \"{}\"\n",
         hook.url
     ))
     .await;

@@ -69,6 +69,10 @@ deadline = "20s"
 request_timeout = "2s"
 [activation.tags]
 Team = "storage"
+[monitor]
+# The tests of alerts flip the agent OFFLINE moments after activating it: no post-activation
+# grace here (tests/promises.rs tests the grace itself).
+activation_grace = "0s"
 [checks]
 timeout = "1s"
 # The simulator has no EC2: the AWS-side checks run against moto in tests/moto.rs.
