@@ -346,7 +346,10 @@ async fn deleted_agent_is_reported_not_reactivated() {
     let arn = h.run(&["activate"]).await.stdout.trim().to_string();
     h.sim.delete_agent(&arn);
     let run = h.run(&["activate"]).await;
-    run.assert_failed_with(1, &["DataSync says it does not exist", "the agent was deleted"]);
+    run.assert_failed_with(
+        1,
+        &["DataSync says it does not exist", "the agent was deleted"],
+    );
     assert_eq!(h.sim.call_count("CreateAgent"), 1);
 }
 

@@ -246,3 +246,92 @@ async fn an_oversized_state_file_is_refused() {
         .assert_failed_with(1, &["state.json is not a valid state file", "larger than"]);
     assert_eq!(h.sim.call_count("CreateAgent"), 0);
 }
+
+/// No credentials anywhere is named as such, not as an unreachable API.
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_credentials_are_named_not_called_unreachable() {
+    let h = Harness::new().await;
+    let mut c = h.command(&["activate"]);
+    c.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let r = Run::from(
+        tokio::time::timeout(RUN_LIMIT, c.output())
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    r.assert_failed_with(
+        1,
+        &[
+            "datasync:CreateAgent: no AWS credentials found",
+            "instance profile",
+        ],
+    );
+    assert!(!r.stderr.contains("cannot reach"), "{}", r.stderr);
+}
+
+/// STS refusing `sts:AssumeRole` for `aws.role_arn` is named, with the request id AWS gave.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_denied_assume_role_is_named_with_its_request_id() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sts = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sts_url = format!("http://{}", sts.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = sts.accept().await {
+            tokio::spawn(async move {
+                // Read the whole request: closing with unread bytes would reset the connection.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len: usize = text[..end]
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map_or(0, |v| v.trim().parse().unwrap_or(0));
+                        if buf.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let body = "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
+                    <Code>AccessDenied</Code><Message>User: arn:aws:iam::111122223333:user/host is not authorized to perform: \
+                    sts:AssumeRole on resource: arn:aws:iam::444455556666:role/datasync</Message></Error>\
+                    <RequestId>deadbeef-1111-2222-3333-444455556666</RequestId></ErrorResponse>";
+                let resp = format!(
+                    "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nx-amzn-RequestId: deadbeef-1111-2222-3333-444455556666\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    let h =
+        // aws.endpoint_url covers every service, STS included: point it at the refusing STS.
+        Harness::with_fragment(&format!(
+            "[aws]\nrole_arn = \"arn:aws:iam::444455556666:role/datasync\"\nendpoint_url = \"{sts_url}\"\n"
+        ))
+        .await;
+    let mut c = h.command(&["activate"]);
+    let r = Run::from(
+        tokio::time::timeout(RUN_LIMIT, c.output())
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    r.assert_failed_with(1, &["sts:AssumeRole was denied", "trust policy"]);
+    assert!(
+        r.stderr.contains("deadbeef-1111-2222-3333-444455556666"),
+        "request id kept: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("cannot reach"), "{}", r.stderr);
+}
