@@ -348,10 +348,10 @@ fn splice(table: &str, key: &str, value: &Value) -> (String, usize) {
             "endpoint" => Some(("region", "\"us-east-1\"")),
             _ => None,
         };
-        if let Some((k, v)) = required {
-            if !(t == table && k == key) {
-                text.push_str(&format!("{k} = {v}\n"));
-            }
+        if let Some((k, v)) = required
+            && !(t == table && k == key)
+        {
+            text.push_str(&format!("{k} = {v}\n"));
         }
         if t == table {
             line = text.matches('\n').count() + 1;

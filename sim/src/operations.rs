@@ -202,7 +202,7 @@ fn encode_token(kind: &str, position: &str) -> String {
 }
 
 fn decode_token(token: &str, kind: &str) -> Option<String> {
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return None;
     }
     let bytes = (0..token.len())
