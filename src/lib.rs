@@ -27,6 +27,7 @@ pub mod error_chain;
 pub mod hardening;
 pub mod health;
 pub mod ids;
+pub mod key_arg;
 pub mod logging;
 pub mod metrics;
 pub mod monitor;
