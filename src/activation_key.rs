@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::ids::Region;
-use crate::probe::{self, Outcome};
+use crate::probe::{self, Outcome, host_port};
 
 use parse::excerpt;
 pub use parse::{ActivationKey, AgentReported, ParseFailure, parse_body, parse_location};
@@ -328,9 +328,8 @@ impl KeyClient {
         let op = || async {
             let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             log::debug!(
-                "fetching activation key from {}:{} (attempt {n})",
-                req.agent,
-                req.port
+                "fetching activation key from {} (attempt {n})",
+                host_port(&req.agent, req.port)
             );
             self.fetch_once(req).await.map_err(|e| {
                 *last.lock().expect("not poisoned") = Some(e.clone());
@@ -421,7 +420,7 @@ impl Drop for AbortOnDrop {
 /// The TCP handshake, bounded on its own: a dropped SYN is a firewall (filtered), not an
 /// agent that fails to answer, and trying the other answer mode would not help.
 async fn connect(req: &KeyRequest, limit: Duration) -> Result<TcpStream, KeyError> {
-    let addr = format!("{}:{}", req.agent, req.port);
+    let addr = host_port(&req.agent, req.port);
     match tokio::time::timeout(limit, TcpStream::connect((req.agent.as_str(), req.port))).await {
         Ok(Ok(stream)) => Ok(stream),
         Ok(Err(e)) => Err(KeyError::Connect {
@@ -445,7 +444,7 @@ async fn exchange(
     req: &KeyRequest,
     mode: Mode,
 ) -> Result<ActivationKey, KeyError> {
-    let addr = format!("{}:{}", req.agent, req.port);
+    let addr = host_port(&req.agent, req.port);
     let eof = |e: hyper::Error| KeyError::Eof {
         mode,
         detail: e.to_string(),

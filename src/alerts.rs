@@ -15,8 +15,11 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::error_chain::chain;
 use crate::monitor::{Event, EventKind};
+use crate::redact::redact_url;
 use crate::status::Status;
+use crate::systemd::one_line;
 
 /// One POST: a webhook that takes longer is treated as down.
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -117,7 +120,9 @@ pub fn alert(e: &Event, who: &Subject, status: &str) -> Alert {
         since: e.since.map(rfc3339),
         outage_seconds: e.outage.map(|d| d.as_secs()),
         host: hostname(),
-        message,
+        // AWS's messages and the agent's name come from outside: no newline may forge a line
+        // (or a journal field) in what a person or a webhook receiver reads.
+        message: one_line(&message),
         at: rfc3339(SystemTime::now()),
     }
 }
@@ -175,13 +180,18 @@ fn journal(a: &Alert) {
         EventKind::ApiErrors => log::Level::Warn,
         EventKind::Recovered | EventKind::ApiRecovered => log::Level::Warn,
     };
-    let since = a.since.clone().unwrap_or_default();
+    let since = one_line(a.since.as_deref().unwrap_or_default());
+    let (arn, name, status) = (
+        one_line(&a.agent_arn),
+        one_line(&a.agent_name),
+        one_line(&a.status),
+    );
     let fields: [(&str, &str); 6] = [
         ("MESSAGE_ID", message_id(kind)),
         ("ALERT_EVENT", a.event),
-        ("AGENT_ARN", &a.agent_arn),
-        ("AGENT_NAME", &a.agent_name),
-        ("AGENT_STATUS", &a.status),
+        ("AGENT_ARN", &arn),
+        ("AGENT_NAME", &name),
+        ("AGENT_STATUS", &status),
         ("OFFLINE_SINCE", &since),
     ];
     let fields = if since.is_empty() {
@@ -194,7 +204,7 @@ fn journal(a: &Alert) {
             .level(level)
             .target("datasync_warden::alert")
             .key_values(&fields)
-            .args(format_args!("alert {}: {}", a.event, a.message))
+            .args(format_args!("alert {}: {}", a.event, one_line(&a.message)))
             .build(),
     );
 }
@@ -204,7 +214,7 @@ type HttpsClient = Client<
     Full<Bytes>,
 >;
 
-async fn deliver(url: String, mut rx: mpsc::Receiver<Alert>, status: Arc<Status>) {
+fn https_client() -> HttpsClient {
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_native_roots()
         .unwrap_or_else(|e| {
@@ -218,8 +228,15 @@ async fn deliver(url: String, mut rx: mpsc::Receiver<Alert>, status: Arc<Status>
             hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls)
         });
     let connector = builder.https_or_http().enable_http1().build();
-    let client: HttpsClient = Client::builder(TokioExecutor::new()).build(connector);
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+async fn deliver(url: String, mut rx: mpsc::Receiver<Alert>, status: Arc<Status>) {
+    let client = https_client();
+    // The URL is a credential (Slack, Teams, PagerDuty): logs name its scheme and host only.
+    let shown = redact_url(&url);
     while let Some(alert) = rx.recv().await {
+        // Strings, numbers and options only: serializing cannot fail.
         let body = Bytes::from(serde_json::to_vec(&alert).expect("alert serializes"));
         // 0.5 s doubling, ±50% jitter: about six tries in WEBHOOK_GIVE_UP_AFTER.
         let policy = backoff::ExponentialBackoffBuilder::new()
@@ -227,23 +244,33 @@ async fn deliver(url: String, mut rx: mpsc::Receiver<Alert>, status: Arc<Status>
             .with_max_elapsed_time(Some(WEBHOOK_GIVE_UP_AFTER))
             .build();
         let post = || async {
-            post_once(&client, &url, body.clone())
+            post_once(&client, &url, body.clone(), WEBHOOK_TIMEOUT)
                 .await
                 .map_err(backoff::Error::transient)
         };
         let notify =
-            |e: String, wait: Duration| log::warn!("webhook {url}: {e}; retry in {wait:?}");
+            |e: String, wait: Duration| log::warn!("webhook {shown}: {e}; retry in {wait:?}");
         match backoff::future::retry_notify(policy, post, notify).await {
-            Ok(()) => log::debug!("webhook {url}: {} delivered", alert.event),
+            Ok(()) => log::debug!("webhook {shown}: {} delivered", alert.event),
             Err(e) => {
-                log::error!("webhook {url}: giving up on alert {}: {e}", alert.event);
+                log::error!("webhook {shown}: giving up on alert {}: {e}", alert.event);
                 status.update(|s| s.webhook_failures_total += 1);
             }
         }
     }
 }
 
-async fn post_once(client: &HttpsClient, url: &str, body: Bytes) -> Result<(), String> {
+/// One POST, bounded by `limit`. The error text is the whole cause chain ("…: Connection
+/// refused", "…: dns error: …"), never the URL.
+async fn post_once<C>(
+    client: &Client<C, Full<Bytes>>,
+    url: &str,
+    body: Bytes,
+    limit: Duration,
+) -> Result<(), String>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
     let req = hyper::Request::post(url)
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .header(
@@ -251,14 +278,17 @@ async fn post_once(client: &HttpsClient, url: &str, body: Bytes) -> Result<(), S
             concat!("datasync-warden/", env!("CARGO_PKG_VERSION")),
         )
         .body(Full::new(body))
-        .map_err(|e| format!("bad request: {e}"))?;
-    let resp = tokio::time::timeout(WEBHOOK_TIMEOUT, client.request(req))
+        .map_err(|e| format!("bad request: {}", chain(&e)))?;
+    let resp = tokio::time::timeout(limit, client.request(req))
         .await
-        .map_err(|_| format!("no answer within {WEBHOOK_TIMEOUT:?}"))?
-        .map_err(|e| format!("{e}"))?;
+        .map_err(|_| format!("no answer within {limit:?}"))?
+        .map_err(|e| chain(&e))?;
     if resp.status().is_success() {
         Ok(())
     } else {
         Err(format!("HTTP {}", resp.status()))
     }
 }
+
+#[cfg(test)]
+mod tests;

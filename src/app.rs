@@ -38,12 +38,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// `--activation-key` does not look like a key.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "--activation-key: expected five groups of five upper-case letters or digits, e.g. ABCDE-12345-FGHIJ-67890-KLMNO"
-)]
-pub struct BadKey;
+/// `--activation-key` yields no key (see [`crate::key_arg`]).
+pub use crate::key_arg::BadKey;
 
 async fn check(settings: &Settings, format: Format) -> Result<ExitCode> {
     let activated = activated_agent(settings)?;
@@ -174,8 +170,9 @@ async fn fetch_key(settings: &Settings) -> Result<ExitCode> {
 }
 
 async fn activate(settings: Settings, key: Option<String>) -> Result<ExitCode> {
-    let supplied = key
-        .map(|k| ActivationKey::parse(k.trim()).ok_or(BadKey))
+    // Blocking reads of stdin or a small file, before anything else runs: harmless here.
+    let supplied: Option<ActivationKey> = key
+        .map(|k| crate::key_arg::read_key(&k, std::io::stdin().lock()))
         .transpose()?;
     let store = StateStore::new(&settings.state.dir, state::machine_id()?);
     let sdk = aws::sdk_config(&settings.endpoint.region, &settings.aws).await;

@@ -95,7 +95,7 @@ impl Check {
             group: Group::Network,
             check: p.target.check.to_string(),
             status,
-            target: format!("{}:{}", p.target.host, p.target.port),
+            target: crate::probe::host_port(&p.target.host, p.target.port),
             detail: p.detail.clone().unwrap_or(outcome),
             hint: p.hint.clone(),
             outcome: Some(p.outcome),

@@ -37,8 +37,10 @@ pub enum Command {
     FetchKey,
     /// Activate the agent (idempotent) and print its ARN.
     Activate {
-        /// Use this key (e.g. from the agent's local console) instead of fetching one.
-        #[arg(long, value_name = "KEY")]
+        /// Use this key (e.g. from the agent's local console) instead of fetching one: the key
+        /// itself, `-` to read it from standard input, or the path of a file holding it (stdin
+        /// and a root-only file keep the key out of `ps` and shell history).
+        #[arg(long, value_name = "KEY|-|FILE")]
         activation_key: Option<String>,
     },
     /// Show the agent's state.

@@ -1,23 +1,24 @@
-//! One cause-chain formatter for every log line, diagnosis and delivery failure: the
-//! outermost error and each `source()` below it, so "client error (Connect)" always comes with
-//! the refused port, the failed DNS lookup or the TLS alert that caused it.
+//! One formatter for an error and its causes, for log lines and messages.
+//!
+//! Most client errors (hyper, the AWS SDK) say only "client error (Connect)" at the top and
+//! keep the useful part ("Connection refused", "failed to lookup address") in `source()`.
 
 use std::error::Error;
 
-/// `outer: cause: root cause`, skipping a cause whose text the previous one already shows
-/// (many wrappers repeat their source in their own message).
+/// `err` and every `source()` after it, joined with ": ". A cause whose text the previous
+/// one already contains is skipped: many errors repeat their source in their own message.
 pub fn chain(err: &dyn Error) -> String {
     let mut out = err.to_string();
     let mut last = out.clone();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        let text = e.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
         if !text.is_empty() && !last.contains(&text) {
             out.push_str(": ");
             out.push_str(&text);
         }
         last = text;
-        cur = e.source();
+        cause = c.source();
     }
     out
 }
@@ -25,24 +26,43 @@ pub fn chain(err: &dyn Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt;
 
-    #[derive(Debug, thiserror::Error)]
-    #[error("client error (Connect)")]
-    struct Outer(#[source] std::io::Error);
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("wrapped: {0}")]
-    struct Repeats(#[source] std::io::Error);
+    #[derive(Debug)]
+    struct E(&'static str, Option<Box<E>>);
+    impl fmt::Display for E {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl Error for E {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
 
     #[test]
-    fn every_cause_is_shown_once() {
-        let refused =
-            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
-        assert_eq!(
-            chain(&Outer(refused)),
-            "client error (Connect): Connection refused"
+    fn joins_every_cause() {
+        let e = E(
+            "client error (Connect)",
+            Some(Box::new(E(
+                "tcp connect error",
+                Some(Box::new(E("Connection refused (os error 111)", None))),
+            ))),
         );
-        let io = std::io::Error::other("dns error");
-        assert_eq!(chain(&Repeats(io)), "wrapped: dns error");
+        assert_eq!(
+            chain(&e),
+            "client error (Connect): tcp connect error: Connection refused (os error 111)"
+        );
+    }
+
+    #[test]
+    fn skips_a_cause_the_previous_text_repeats() {
+        let e = E(
+            "io: Connection refused",
+            Some(Box::new(E("Connection refused", None))),
+        );
+        assert_eq!(chain(&e), "io: Connection refused");
+        assert_eq!(chain(&E("alone", None)), "alone");
     }
 }

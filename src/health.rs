@@ -223,6 +223,16 @@ pub fn route(req: &Request<Incoming>, status: &Status) -> Response<Full<Bytes>> 
     }
 }
 
+/// A `/status` answer: only a JSON object is one (the caller adds fields to it); whatever else
+/// answers on the port is another program.
+fn status_object(body: &[u8]) -> Result<serde_json::Value, String> {
+    match serde_json::from_slice(body) {
+        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+        Ok(_) => Err("not a datasync-warden status: not a JSON object".into()),
+        Err(e) => Err(format!("not a datasync-warden status: {e}")),
+    }
+}
+
 /// Time to wait for a running daemon's `/status` before falling back to the state file.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -253,10 +263,26 @@ pub async fn fetch_status(addr: std::net::SocketAddr) -> Result<serde_json::Valu
             .await
             .map_err(|e| e.to_string())?;
         driver.abort();
-        serde_json::from_slice(&body.to_bytes())
-            .map_err(|e| format!("not a datasync-warden status: {e}"))
+        status_object(&body.to_bytes())
     };
     tokio::time::timeout(CLIENT_TIMEOUT, exchange)
         .await
         .map_err(|_| "no answer".to_string())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_json_object_is_a_status() {
+        for body in ["[]", "\"x\"", "42", "null", "true", "{", ""] {
+            let err = status_object(body.as_bytes()).unwrap_err();
+            assert!(
+                err.starts_with("not a datasync-warden status"),
+                "{body}: {err}"
+            );
+        }
+        assert!(status_object(br#"{"phase":"monitoring"}"#).is_ok());
+    }
 }

@@ -3,11 +3,15 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use datasync_warden::{app, cli::Cli, logging};
+use datasync_warden::{app, cli::Cli, hardening, logging};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.verbose);
+    // Before any key or credential is in memory; without it we still run, but say so.
+    if let Err(e) = hardening::forbid_core_dumps() {
+        log::warn!("{e}: a crash could write secrets to a core dump");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

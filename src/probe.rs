@@ -164,6 +164,16 @@ async fn connect(t: &Target) -> Result<(), (Outcome, io::Error)> {
     }))
 }
 
+/// `host:port` as a URL authority and a Host header write it (RFC 3986 §3.2.2): an IPv6
+/// literal in brackets, `[2001:db8::5]:80`, since `2001:db8::5:80` is another address.
+pub fn host_port(host: &str, port: u16) -> String {
+    if host.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// Maps a connect error to what it means on the wire.
 pub fn classify(e: &io::Error) -> Outcome {
     match e.kind() {
@@ -276,6 +286,14 @@ mod tests {
             "filtered: no answer within 3s; a firewall or security group drops TCP 1040 to \
              172.16.1.10; DataSync needs 1024–1064 from the agent to the endpoint"
         );
+    }
+
+    #[test]
+    fn ipv6_literals_are_bracketed() {
+        assert_eq!(host_port("2001:db8::5", 80), "[2001:db8::5]:80");
+        assert_eq!(host_port("::1", 8080), "[::1]:8080");
+        assert_eq!(host_port("10.0.0.5", 80), "10.0.0.5:80");
+        assert_eq!(host_port("agent.example", 80), "agent.example:80");
     }
 
     #[test]

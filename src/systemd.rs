@@ -7,6 +7,14 @@ use std::time::Duration;
 
 use sd_notify::NotifyState;
 
+/// Shortest watchdog honoured. tokio's timers have 1 ms resolution: below it the half-period
+/// pings would spin the runtime (and systemd would kill a loop that slow anyway).
+pub const MIN_WATCHDOG: Duration = Duration::from_millis(1);
+/// Longest watchdog honoured as given; longer ones are shortened to it, which is always safe
+/// (pinging more often than asked is allowed). A day is far beyond any real `WatchdogSec=` and
+/// well inside what timers and `Instant` arithmetic represent.
+pub const MAX_WATCHDOG: Duration = Duration::from_secs(24 * 3600);
+
 /// Talks to the service manager.
 #[derive(Debug, Clone, Default)]
 pub struct Notifier {
@@ -16,8 +24,41 @@ pub struct Notifier {
 impl Notifier {
     /// Reads `WATCHDOG_USEC` (and `WATCHDOG_PID`) as set by systemd.
     pub fn from_env() -> Self {
+        let var = |name| std::env::var(name).ok();
+        Self::from_env_value(
+            var("WATCHDOG_USEC").as_deref(),
+            var("WATCHDOG_PID").as_deref(),
+        )
+    }
+
+    /// A notifier with this watchdog timeout (`None`: no watchdog), validated like
+    /// [`Notifier::from_env`] validates `WATCHDOG_USEC`.
+    pub fn with_watchdog(watchdog: Option<Duration>) -> Self {
         Self {
-            watchdog: sd_notify::watchdog_enabled(),
+            watchdog: watchdog.and_then(checked_watchdog),
+        }
+    }
+
+    /// `WATCHDOG_USEC` and `WATCHDOG_PID` as given: the watchdog is ours only when the PID is
+    /// unset or this process's (sd_watchdog_enabled(3)). Nonsense is a warning, never a crash.
+    pub fn from_env_value(usec: Option<&str>, pid: Option<&str>) -> Self {
+        let Some(usec) = usec else {
+            return Self::default();
+        };
+        if let Some(pid) = pid
+            && pid.trim().parse::<u32>().ok() != Some(std::process::id())
+        {
+            log::debug!("WATCHDOG_PID={pid:?} is not this process: no watchdog");
+            return Self::default();
+        }
+        match usec.trim().parse::<u64>() {
+            Ok(n) => Self::with_watchdog(Some(Duration::from_micros(n))),
+            Err(_) => {
+                log::warn!(
+                    "ignoring WATCHDOG_USEC={usec:?}: expected microseconds (a positive integer);                      running without a watchdog"
+                );
+                Self::default()
+            }
         }
     }
 
@@ -37,9 +78,10 @@ impl Notifier {
         self.send(&[NotifyState::Ready]);
     }
 
-    /// STATUS=…: one line for `systemctl status`.
+    /// STATUS=…: one line for `systemctl status`. Control characters become spaces: a newline
+    /// in an AWS message would otherwise start a field of its own (`READY=1`, `MAINPID=`).
     pub fn status(&self, text: &str) {
-        self.send(&[NotifyState::Status(text)]);
+        self.send(&[NotifyState::Status(&one_line(text))]);
     }
 
     /// WATCHDOG=1.
@@ -58,5 +100,94 @@ impl Notifier {
     /// STOPPING=1.
     pub fn stopping(&self) {
         self.send(&[NotifyState::Stopping]);
+    }
+}
+
+/// `d` if it is a watchdog timeout this daemon can keep, shortened to [`MAX_WATCHDOG`].
+fn checked_watchdog(d: Duration) -> Option<Duration> {
+    if d < MIN_WATCHDOG {
+        log::warn!(
+            "ignoring WATCHDOG_USEC={}: a watchdog needs at least {MIN_WATCHDOG:?}; running \
+             without a watchdog",
+            d.as_micros()
+        );
+        return None;
+    }
+    if d > MAX_WATCHDOG {
+        log::warn!(
+            "WATCHDOG_USEC={} exceeds {MAX_WATCHDOG:?}: pinging as if it were {MAX_WATCHDOG:?}",
+            d.as_micros()
+        );
+        return Some(MAX_WATCHDOG);
+    }
+    Some(d)
+}
+
+/// `text` with every control character (newline included) replaced by a space.
+pub(crate) fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_or_nonsense_watchdog_means_none() {
+        for usec in ["0", "", "-5", "abc", "99999999999999999999999"] {
+            let n = Notifier::from_env_value(Some(usec), None);
+            assert_eq!(n.watchdog_period(), None, "WATCHDOG_USEC={usec:?}");
+        }
+        assert_eq!(
+            Notifier::with_watchdog(Some(Duration::ZERO)).watchdog_period(),
+            None
+        );
+        assert_eq!(Notifier::from_env_value(None, None).watchdog_period(), None);
+    }
+
+    #[test]
+    fn every_watchdog_period_is_a_valid_interval() {
+        for usec in ["1000", "1000000", &u64::MAX.to_string()] {
+            let period = Notifier::from_env_value(Some(usec), None)
+                .watchdog_period()
+                .expect("a watchdog");
+            assert!(
+                period > Duration::ZERO && period <= MAX_WATCHDOG / 2,
+                "{usec}"
+            );
+        }
+        let n = Notifier::from_env_value(Some("1000000"), None);
+        assert_eq!(n.watchdog_period(), Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn watchdog_pid_of_another_process_is_not_ours() {
+        let me = std::process::id().to_string();
+        assert!(
+            Notifier::from_env_value(Some("1000000"), Some(&me))
+                .watchdog_period()
+                .is_some()
+        );
+        let other = (std::process::id() + 1).to_string();
+        assert!(
+            Notifier::from_env_value(Some("1000000"), Some(&other))
+                .watchdog_period()
+                .is_none()
+        );
+        assert!(
+            Notifier::from_env_value(Some("1000000"), Some("x"))
+                .watchdog_period()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn status_text_cannot_inject_a_field() {
+        assert_eq!(
+            one_line("denied\nREADY=1\r\nMAINPID=1\t\u{7f}x"),
+            "denied READY=1  MAINPID=1  x"
+        );
     }
 }

@@ -37,6 +37,13 @@ const SG: &str = "arn:aws:ec2:us-east-1:111122223333:security-group/sg-012345678
 const RUN_LIMIT: Duration = Duration::from_secs(45);
 /// `checks.timeout` of most cases.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Upper bound, in ms, on a probe that must stop at PROBE_TIMEOUT: the tests share 2 cores, so
+/// no wall-clock bound is under 5 s. It still catches a probe left to the kernel's SYN retries
+/// (over a minute) or timed per address.
+const TIMED_OUT_MS: std::ops::Range<f64> = 990.0..5000.0;
+/// Wall-clock bound on 43 filtered probes: one after another they take 43 x PROBE_TIMEOUT; 10 s
+/// proves they run concurrently and leaves room for 2 shared cores and the process start.
+const CONCURRENT_WALL: Duration = Duration::from_secs(10);
 
 fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/netns")
@@ -825,7 +832,7 @@ fn case2_https_rejected(lab: &mut Lab, base: &Path, ep: &str) {
     assert_eq!(outcome(https), "refused", "{https:#}");
     assert_eq!(https["status"], "fail");
     assert_hint(https, "refused: 10.199.2.2 or a firewall rejects TCP 443");
-    assert!(elapsed(https) < 100.0, "{https:#}");
+    // At once, not at the timeout: a probe cut off by PROBE_TIMEOUT reads "filtered".
     let others: Vec<_> = probes(&v)
         .into_iter()
         .filter(|c| c["check"] != "endpoint.https")
@@ -833,7 +840,7 @@ fn case2_https_rejected(lab: &mut Lab, base: &Path, ep: &str) {
     assert!(others.iter().all(|c| outcome(c) == "open"), "{v:#}");
     lab.row(
         "2 443 reject tcp-reset",
-        "endpoint.https refused < 100 ms",
+        "endpoint.https refused (RST), not timed out",
         format!("refused in {:.1} ms", elapsed(https)),
         ms(run.wall),
     );
@@ -911,16 +918,15 @@ fn case3_control_ports_dropped(lab: &mut Lab, base: &Path, ep: &str) {
     let support = probe(&v, "endpoint.support_port");
     assert_eq!(support["status"], "warn", "22 never blocks");
     let max = max_elapsed(&eps);
-    let bound = PROBE_TIMEOUT.mul_f64(1.5) + Duration::from_secs(1);
     assert!(
-        run.wall < bound,
+        run.wall < CONCURRENT_WALL,
         "43 filtered probes took {:?} (max probe {max:.0} ms): not concurrent?",
         run.wall
     );
-    assert!((990.0..1500.0).contains(&max), "max probe {max} ms");
+    assert!(TIMED_OUT_MS.contains(&max), "max probe {max} ms");
     lab.row(
         "3b all 43 endpoint ports drop",
-        "43 filtered, wall < 1.5 x 1s + 1s",
+        "43 filtered, wall < 10 s (43 s one by one)",
         format!("43 filtered, max probe {max:.0} ms"),
         format!("{} wall", ms(run.wall)),
     );
@@ -948,8 +954,8 @@ fn case4_unreachable(lab: &mut Lab, base: &Path, host: &str) {
     let eps = endpoint_probes(&v);
     assert_eq!(eps.len(), 43);
     for c in &eps {
+        // At once, not at the timeout: a probe cut off by PROBE_TIMEOUT reads "filtered".
         assert_eq!(outcome(c), "unreachable", "{c:#}");
-        assert!(elapsed(c) < 100.0, "{c:#}");
         assert_hint(c, "unreachable: no route to 10.199.2.2");
     }
     assert_eq!(probe(&v, "agent.activation_port")["outcome"], "open");
@@ -1026,7 +1032,7 @@ fn case1_agent_port_dropped(lab: &mut Lab, agent: &str) {
     assert_eq!(c["status"], "fail");
     assert_hint(c, "filtered: no answer within 1s");
     assert!(
-        (990.0..1500.0).contains(&elapsed(c)),
+        TIMED_OUT_MS.contains(&elapsed(c)),
         "elapsed ≈ timeout: {c:#}"
     );
     assert!(endpoint_probes(&v).iter().all(|c| outcome(c) == "open"));

@@ -168,6 +168,61 @@ proptest! {
     }
 }
 
+/// Every text an answer's failure puts in an error message.
+fn failure_text(r: Result<ActivationKey, ParseFailure>) -> Option<String> {
+    match r {
+        Ok(_) => None,
+        Err(ParseFailure::Garbage(what)) => Some(what),
+        Err(ParseFailure::Agent(a)) => Some(a.code),
+    }
+}
+
+proptest! {
+    #![proptest_config(cases())]
+
+    #[test]
+    fn no_error_quotes_a_whole_key(
+        before in answer_like(),
+        key in KEY_PATTERN,
+        after in answer_like(),
+    ) {
+        let run = regex_lite::Regex::new(KEY_PATTERN).unwrap();
+        let answer = format!("{before}{key}{after}");
+        for text in [
+            failure_text(parse_body(&answer, IP)),
+            failure_text(parse_location(&answer, IP)),
+            failure_text(parse_location(&format!("/?x={answer}"), IP)),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            prop_assert!(!run.is_match(&text), "{:?} quoted in {:?}", key, text);
+        }
+    }
+
+    #[test]
+    fn a_redacted_url_never_shows_what_follows_the_host(
+        start in prop_oneof![
+            // scheme://[user[:password]@]host[:port], as real webhooks are written
+            "[a-zA-Z][a-zA-Z0-9+.-]{0,6}://([a-z0-9]{1,5}(:[a-z0-9]{1,5})?@)?[a-z0-9.-]{1,12}(:[0-9]{1,5})?",
+            "[a-zA-Z0-9:/.@+\\[\\]-]{0,24}",
+        ],
+        sep in prop::sample::select(vec!["/", "?", "#"]),
+        end in any::<String>(),
+    ) {
+        prop_assume!(!start.contains("SECRET"));
+        let url = format!("{start}{sep}SECRET{end}");
+        let shown = datasync_warden::redact::redact_url(&url);
+        prop_assert!(!shown.contains("SECRET"), "{:?} -> {:?}", url, shown);
+        // User info is a secret too.
+        if let Some((scheme, rest)) = start.split_once("://") {
+            let url = format!("{scheme}://u:SECRET@{}{sep}{end}", rest.rsplit('@').next().unwrap());
+            let shown = datasync_warden::redact::redact_url(&url);
+            prop_assert!(!shown.contains("SECRET"), "{:?} -> {:?}", url, shown);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The configuration
 

@@ -10,6 +10,10 @@ pub mod ids;
 #[path = "../../src/cidr.rs"]
 pub mod cidr;
 
+/// URL redaction, which the configuration's error messages use.
+#[path = "../../src/redact.rs"]
+pub mod redact;
+
 #[path = "../../src/config/mod.rs"]
 pub mod config;
 

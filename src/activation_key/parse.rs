@@ -10,8 +10,15 @@ use std::sync::LazyLock;
 
 use regex_lite::Regex;
 
+/// The key pattern (AWS DataSync User Guide, "Activating your agent").
+const KEY_PATTERN: &str = r"[A-Z0-9]{5}(-[A-Z0-9]{5}){4}";
 static KEY_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Z0-9]{5}(-[A-Z0-9]{5}){4}$").expect("valid pattern"));
+    LazyLock::new(|| Regex::new(&format!("^{KEY_PATTERN}$")).expect("valid pattern"));
+/// A key anywhere in a text, to keep it out of excerpts.
+static KEY_RUN_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(KEY_PATTERN).expect("valid pattern"));
+/// Characters of an answer quoted in an error: enough to recognise an error page.
+const EXCERPT_CHARS: usize = 64;
 
 /// An activation key. `Display` and `Debug` show only its first group: a whole key lets
 /// anyone holding it activate the agent into their account for 30 minutes.
@@ -31,8 +38,17 @@ impl ActivationKey {
 
 impl fmt::Display for ActivationKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-*****-*****-*****-*****", &self.0[..5])
+        f.write_str(&masked(&self.0))
     }
+}
+
+/// A key-shaped run with all but its first group masked. The run is ASCII (the pattern), so
+/// the slice is on a character boundary; `get` keeps that from being a promise to panic on.
+fn masked(key: &str) -> String {
+    format!(
+        "{}-*****-*****-*****-*****",
+        key.get(..5).unwrap_or("*****")
+    )
 }
 
 impl fmt::Debug for ActivationKey {
@@ -113,10 +129,17 @@ pub fn parse_body(body: &str, endpoint_ip: Ipv4Addr) -> Result<ActivationKey, Pa
         .ok_or_else(|| ParseFailure::Garbage(format!("body {:?} is not a key", excerpt(body))))
 }
 
-/// The first 64 characters with control characters escaped, safe to log.
+/// The first 64 characters with control characters escaped and any key-shaped run masked
+/// as [`ActivationKey`]'s `Display` does, safe to log. Keys are masked before the cut, so a
+/// key across the 64th character leaves no more than its first group either.
 pub fn excerpt(s: &str) -> String {
-    let mut out: String = s.chars().take(64).flat_map(char::escape_default).collect();
-    if s.chars().count() > 64 {
+    let s = KEY_RUN_RE.replace_all(s, |c: &regex_lite::Captures<'_>| masked(&c[0]));
+    let mut out: String = s
+        .chars()
+        .take(EXCERPT_CHARS)
+        .flat_map(char::escape_default)
+        .collect();
+    if s.chars().count() > EXCERPT_CHARS {
         out.push('…');
     }
     out

@@ -100,3 +100,90 @@ fn query_is_exactly_the_documented_one() {
             .ends_with("&no_redirect")
     );
 }
+
+#[test]
+fn excerpt_masks_every_key_shaped_run() {
+    let shown = excerpt(&format!("key: {KEY} extra"));
+    assert_eq!(shown, "key: ABCDE-*****-*****-*****-***** extra");
+    // Glued to other text, twice, and across the 64-character cut.
+    let shown = excerpt(&format!("x{KEY}{KEY}"));
+    assert!(
+        !shown.contains("12345") && !shown.contains("KLMNO"),
+        "{shown}"
+    );
+    let shown = excerpt(&format!("{}{KEY}", "y".repeat(50)));
+    assert!(!shown.contains("12345"), "{shown}");
+    let err = garbage(parse_body(&format!("key: {KEY} extra"), IP));
+    assert!(!err.contains("12345"), "{err}");
+}
+
+/// The request head the agent sees, for one exchange with a one-shot server on `listener`.
+async fn head_seen_by(listener: tokio::net::TcpListener, agent: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.ends_with(b"\r\n\r\n") {
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(n > 0, "client closed early");
+            head.extend_from_slice(&buf[..n]);
+        }
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{KEY}",
+            KEY.len()
+        );
+        s.write_all(answer.as_bytes()).await.unwrap();
+        String::from_utf8(head).unwrap()
+    });
+    let req = KeyRequest {
+        agent: agent.into(),
+        port,
+        region: Region::parse("us-east-1").unwrap(),
+        endpoint_ip: IP,
+    };
+    let key = KeyClient::new(Duration::from_secs(10))
+        .fetch_mode(&req, Mode::NoRedirect)
+        .await
+        .unwrap();
+    assert_eq!(key.expose(), KEY);
+    server.await.unwrap()
+}
+
+#[tokio::test]
+async fn host_header_brackets_an_ipv6_agent() {
+    let Ok(listener) = tokio::net::TcpListener::bind("[::1]:0").await else {
+        eprintln!("notice: cannot bind [::1] here (no IPv6 loopback); skipping");
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    let head = head_seen_by(listener, "::1").await.to_ascii_lowercase();
+    assert!(
+        head.contains(&format!("\r\nhost: [::1]:{port}\r\n")),
+        "{head}"
+    );
+}
+
+#[tokio::test]
+async fn host_header_of_an_ipv4_agent_is_plain() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let head = head_seen_by(listener, "127.0.0.1")
+        .await
+        .to_ascii_lowercase();
+    assert!(
+        head.contains(&format!("\r\nhost: 127.0.0.1:{port}\r\n")),
+        "{head}"
+    );
+}
+
+#[test]
+fn connect_errors_name_an_ipv6_agent_bracketed() {
+    let e = KeyError::Connect {
+        addr: host_port("2001:db8::5", 80),
+        outcome: Outcome::Refused,
+        detail: "refused".into(),
+    };
+    assert!(e.to_string().contains("[2001:db8::5]:80"), "{e}");
+}

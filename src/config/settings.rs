@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::values::{
-    count, default_agent_name, duration, exactly_one, host, http_url, invalid, opt,
+    count, default_agent_name, duration, exactly_one, host, http_url, invalid, opt, secret_url,
 };
 use super::{ConfigError, Merged};
 use crate::cidr::Cidr;
@@ -340,7 +340,7 @@ impl Settings {
                 )?,
             },
             alerts: AlertsSettings {
-                webhook: opt(m.alerts_webhook, "alerts.webhook", http_url)?,
+                webhook: secret_url(m.alerts_webhook, "alerts.webhook")?,
             },
             health: HealthSettings {
                 listen: opt(m.health_listen, "health.listen", |v| {
