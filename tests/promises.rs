@@ -16,11 +16,10 @@ use datasync_sim::{AgentStatus, ApiFault};
 #[tokio::test(flavor = "multi_thread")]
 async fn activate_by_hand_while_run_activates_never_loses_the_record() {
     let h = Harness::with_fragment("[monitor]\ninterval = \"1s\"\n").await;
-    // CreateAgent answers 3 s after creating the agent: the daemon holds the lock meanwhile.
-    h.sim.inject_fault(
-        Some("CreateAgent"),
-        ApiFault::AnswerLatency(Duration::from_secs(3)),
-    );
+    // CreateAgent takes 3 s before it creates the agent: the daemon holds the lock meanwhile,
+    // and a second writer that did not wait would find no agent to adopt and activate again.
+    h.sim
+        .inject_fault(Some("CreateAgent"), ApiFault::Latency(Duration::from_secs(3)));
     let d = Running::start(&h, false).await;
     eventually(LIMIT, "CreateAgent reaches the simulator", async || {
         h.sim.call_count("CreateAgent") == 1
