@@ -462,7 +462,9 @@ async fn exchange(
             concat!("datasync-warden/", env!("CARGO_PKG_VERSION")),
         )
         .body(Empty::new())
-        .expect("static request parts are valid");
+        // The path holds a validated Region and an IPv4 address; the Host a host that
+        // config::values::host admits (letters, digits, '.', '-', ':') and a port.
+        .expect("request parts are valid");
     let resp = sender.send_request(request).await.map_err(|e| {
         // An oversized head is a parse error too (hyper names it "message head is too large").
         if e.is_parse() {

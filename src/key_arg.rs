@@ -55,7 +55,7 @@ fn source_name(path: &std::path::Path) -> String {
 }
 
 /// The key `value` names; `stdin` is read only for `-`.
-pub fn read_key(value: &str, stdin: impl BufRead) -> Result<ActivationKey, BadKey> {
+pub(crate) fn read_key(value: &str, stdin: impl BufRead) -> Result<ActivationKey, BadKey> {
     if value == "-" {
         let mut line = Vec::new();
         stdin

@@ -27,7 +27,9 @@ impl Log for Stderr {
                 Level::Debug => "debug",
                 Level::Trace => "trace",
             };
-            eprintln!("{level}: {}", r.args());
+            // Not eprintln!: it panics when stderr is a closed pipe (`check 2>&1 | head -1`).
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr().lock(), "{level}: {}", r.args());
         }
     }
     fn flush(&self) {}

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
+            say(&format!("error: failed to start the async runtime: {e}"));
             return ExitCode::from(app::EXIT_FAILED);
         }
     };
@@ -26,12 +26,19 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             let (code, kind, hint) = app::describe_failure(&err);
-            eprintln!("error: {err:#}");
+            say(&format!("error: {err:#}"));
             if let Some(hint) = hint {
-                eprintln!("hint: {}", hint.replace('\n', "\n      "));
+                say(&format!("hint: {}", hint.replace('\n', "\n      ")));
             }
             log::debug!("error kind: {kind}");
             ExitCode::from(code)
         }
     }
+}
+
+/// One line on stderr. Not eprintln!, which panics (an abort, in release) when stderr is a
+/// closed pipe: the exit code must stay the documented one.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

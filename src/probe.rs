@@ -166,7 +166,7 @@ async fn connect(t: &Target) -> Result<(), (Outcome, io::Error)> {
 
 /// `host:port` as a URL authority and a Host header write it (RFC 3986 §3.2.2): an IPv6
 /// literal in brackets, `[2001:db8::5]:80`, since `2001:db8::5:80` is another address.
-pub fn host_port(host: &str, port: u16) -> String {
+pub(crate) fn host_port(host: &str, port: u16) -> String {
     if host.parse::<std::net::Ipv6Addr>().is_ok() {
         format!("[{host}]:{port}")
     } else {

@@ -123,7 +123,7 @@ fn rows<'a>(checks: impl Iterator<Item = &'a Check>) -> Vec<[String; 4]> {
             && c.port.is_some()
             && checks[j].check == c.check
             && checks[j].outcome == c.outcome
-            && checks[j].port == checks[j - 1].port.map(|p| p + 1)
+            && checks[j].port == checks[j - 1].port.and_then(|p| p.checked_add(1))
         {
             j += 1;
         }

@@ -9,11 +9,11 @@ use sd_notify::NotifyState;
 
 /// Shortest watchdog honoured. tokio's timers have 1 ms resolution: below it the half-period
 /// pings would spin the runtime (and systemd would kill a loop that slow anyway).
-pub const MIN_WATCHDOG: Duration = Duration::from_millis(1);
+pub(crate) const MIN_WATCHDOG: Duration = Duration::from_millis(1);
 /// Longest watchdog honoured as given; longer ones are shortened to it, which is always safe
 /// (pinging more often than asked is allowed). A day is far beyond any real `WatchdogSec=` and
 /// well inside what timers and `Instant` arithmetic represent.
-pub const MAX_WATCHDOG: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const MAX_WATCHDOG: Duration = Duration::from_secs(24 * 3600);
 
 /// Talks to the service manager.
 #[derive(Debug, Clone, Default)]

@@ -234,3 +234,36 @@ async fn the_key_is_fetched_from_an_ipv6_agent() {
     assert!(reqs[0].peer.is_ipv6(), "{:?}", reqs[0].peer);
     assert_eq!(Some(run.stdout.trim()), reqs[0].issued_key.as_deref());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_stderr_pipe_keeps_the_documented_exit_code() {
+    // eprintln! panics on EPIPE (an abort in release): `check 2>&1 | head -1` must still exit 2.
+    let h = Harness::with_fragment("[monitor]\noffline_after = 0\n").await;
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    let mut cmd = h.command(&["check"]);
+    cmd.stderr(Stdio::from(write));
+    let status = tokio::time::timeout(RUN_LIMIT, cmd.status())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{status:?}");
+
+    // The same for log lines: fetch-key logs at info level, then succeeds.
+    let h = Harness::new().await;
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    let mut cmd = h.command(&["fetch-key"]);
+    cmd.stderr(Stdio::from(write));
+    let child = cmd.spawn().unwrap();
+    let out = tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim().len(),
+        29,
+        "the key"
+    );
+}

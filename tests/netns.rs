@@ -41,9 +41,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// no wall-clock bound is under 5 s. It still catches a probe left to the kernel's SYN retries
 /// (over a minute) or timed per address.
 const TIMED_OUT_MS: std::ops::Range<f64> = 990.0..5000.0;
-/// Wall-clock bound on 43 filtered probes: one after another they take 43 x PROBE_TIMEOUT; 10 s
-/// proves they run concurrently and leaves room for 2 shared cores and the process start.
-const CONCURRENT_WALL: Duration = Duration::from_secs(10);
+/// Wall-clock bound on 43 filtered probes: one after another they take 43 x PROBE_TIMEOUT; ten
+/// of them (10 s) proves they run concurrently and leaves room for 2 shared cores and the
+/// process start.
+const CONCURRENT_WALL: Duration = Duration::from_secs(10 * PROBE_TIMEOUT.as_secs());
 
 fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/netns")

@@ -225,9 +225,19 @@ impl FileText<'_> {
     }
 }
 
+/// `offset` moved back to a character boundary of `text` (and into it): the parser's spans are
+/// byte offsets, and slicing inside a multi-byte character would panic.
+fn boundary(text: &str, offset: usize) -> usize {
+    let mut o = offset.min(text.len());
+    while !text.is_char_boundary(o) {
+        o -= 1;
+    }
+    o
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let before = &text[..boundary(text, offset)];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     (line, before[line_start..].chars().count() + 1)
@@ -236,7 +246,7 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// The dotted key set on the line holding `offset` (`table.key`), for type errors that the
 /// TOML parser reports with a position only.
 fn key_at(text: &str, offset: usize) -> Option<String> {
-    let offset = offset.min(text.len());
+    let offset = boundary(text, offset);
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line = text[line_start..].lines().next()?;
     let key = line.split_once('=')?.0.trim();
@@ -344,6 +354,21 @@ mod tests {
         assert_eq!(line_column(t, 0), (1, 1));
         assert_eq!(line_column(t, 6), (2, 1));
         assert_eq!(line_column(t, 11), (2, 6));
+    }
+
+    #[test]
+    fn offsets_inside_a_character_do_not_panic() {
+        let t = "a = \"é\"\nb = 1\n";
+        for offset in 0..t.len() + 3 {
+            let (line, _) = line_column(t, offset);
+            assert!(line <= 3);
+            let _ = key_at(t, offset);
+        }
+        assert_eq!(
+            line_column(t, 6),
+            (1, 6),
+            "inside é: the character's column"
+        );
     }
 
     #[test]
