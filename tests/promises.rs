@@ -18,8 +18,10 @@ async fn activate_by_hand_while_run_activates_never_loses_the_record() {
     let h = Harness::with_fragment("[monitor]\ninterval = \"1s\"\n").await;
     // CreateAgent takes 3 s before it creates the agent: the daemon holds the lock meanwhile,
     // and a second writer that did not wait would find no agent to adopt and activate again.
-    h.sim
-        .inject_fault(Some("CreateAgent"), ApiFault::Latency(Duration::from_secs(3)));
+    h.sim.inject_fault(
+        Some("CreateAgent"),
+        ApiFault::Latency(Duration::from_secs(3)),
+    );
     let d = Running::start(&h, false).await;
     eventually(LIMIT, "CreateAgent reaches the simulator", async || {
         h.sim.call_count("CreateAgent") == 1
