@@ -198,7 +198,7 @@ impl Activator {
         let key = match supplied {
             Some(key) => key,
             None => {
-                let addr = format!("{}:{}", req.agent, req.port);
+                let addr = probe::host_port(&req.agent, req.port);
                 (self.progress)(Progress::Phase(
                     Phase::FetchingKey,
                     format!("fetching the activation key from {addr}"),
@@ -325,7 +325,7 @@ impl Activator {
         let what: Vec<String> = targets
             .iter()
             .take(2)
-            .map(|t| format!("{}:{}", t.host, t.port))
+            .map(|t| probe::host_port(&t.host, t.port))
             .collect();
         let more = if targets.len() > 2 { ", …" } else { "" };
         (self.progress)(Progress::Phase(
@@ -364,9 +364,8 @@ impl Activator {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
             let text = format!(
-                "waiting for {}:{} ({}): {outcome}, retry in {}",
-                first.target.host,
-                first.target.port,
+                "waiting for {} ({}): {outcome}, retry in {}",
+                probe::host_port(&first.target.host, first.target.port),
                 first.target.check,
                 humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)))
             );

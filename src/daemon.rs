@@ -275,10 +275,9 @@ fn secs(d: Duration) -> String {
 fn progress_reporter(ctx: &Ctx) -> crate::activate::ProgressFn {
     let (status, notifier) = (ctx.status.clone(), ctx.notifier.clone());
     let s = ctx.settings();
-    let agent = format!(
-        "{}:{}",
+    let agent = crate::probe::host_port(
         s.agent.address.as_deref().unwrap_or("?"),
-        s.agent.activation_port
+        s.agent.activation_port,
     );
     Arc::new(move |p: Progress<'_>| {
         let text = match p {
