@@ -438,6 +438,40 @@ mod tests {
     }
 
     #[test]
+    fn credential_failures_are_told_apart() {
+        let c = |e: CredentialsError| {
+            let chain = crate::error_chain::chain(&e);
+            credentials_failure("datasync:DescribeAgent", &e, chain).kind()
+        };
+        assert_eq!(
+            c(CredentialsError::not_loaded(
+                "no providers in chain provided credentials"
+            )),
+            "no_credentials"
+        );
+        assert_eq!(
+            c(CredentialsError::provider_error(
+                "SSO token refresh failed: the SSO session has expired"
+            )),
+            "sso_expired"
+        );
+        assert_eq!(
+            c(CredentialsError::provider_error(
+                "service error: AccessDenied: not authorized to perform: sts:AssumeRole"
+            )),
+            "assume_role_denied"
+        );
+        assert_eq!(
+            c(CredentialsError::provider_timed_out(Duration::from_secs(5))),
+            "unreachable"
+        );
+        assert_eq!(
+            c(CredentialsError::unhandled("something odd")),
+            "credentials"
+        );
+    }
+
+    #[test]
     fn service_codes_map_to_causes() {
         let c = |code: &str, msg: &str| {
             classify_service("ec2:DescribeSubnets", code, msg.into(), "chain".into()).kind()
