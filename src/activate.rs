@@ -35,6 +35,8 @@ pub enum Activation {
         arn: AgentArn,
         /// DescribeAgent's answer, if it succeeded.
         info: Option<AgentInfo>,
+        /// When the state file says this host activated it (None for `agent.arn`).
+        activated_at: Option<std::time::SystemTime>,
     },
     /// An interrupted earlier run had activated the agent; it was found by its token.
     Adopted {
@@ -83,6 +85,9 @@ pub struct Activator {
     api: ControlPlane,
     ec2: Ec2,
     progress: ProgressFn,
+    /// The state lock while `activate` runs; every write carries a clone to its blocking
+    /// thread, so a write that outlives its bound keeps the lock until it lands.
+    held: std::sync::Mutex<Option<Arc<state::StateLock>>>,
 }
 
 impl std::fmt::Debug for Activator {
@@ -105,6 +110,7 @@ impl Activator {
             api,
             ec2,
             progress: Arc::new(|_| {}),
+            held: std::sync::Mutex::new(None),
         }
     }
 
@@ -151,14 +157,22 @@ impl Activator {
             return Ok(Activation::AlreadyActivated {
                 arn: arn.clone(),
                 info: Some(info),
+                activated_at: None,
             });
         }
         // One writer at a time, from the load to the final save; the state is read only once
         // the lock is held, so a record another command wrote meanwhile is seen.
-        let _lock = self.locked().await?;
+        let _lock = Held::new(self, self.locked().await?);
         let (token, interrupted) = match self.load().await? {
             Loaded::Mine(file) => match file.record {
-                Record::Activated { agent_arn, .. } => return self.confirm(agent_arn).await,
+                Record::Activated {
+                    agent_arn,
+                    activated_at,
+                    ..
+                } => {
+                    let at = humantime::parse_rfc3339(&activated_at).ok();
+                    return self.confirm(agent_arn, at).await;
+                }
                 Record::Activating {
                     activation_token,
                     agent_name,
@@ -427,7 +441,11 @@ impl Activator {
         Ok(Some(arn))
     }
 
-    async fn confirm(&self, arn: AgentArn) -> Result<Activation, ActivationError> {
+    async fn confirm(
+        &self,
+        arn: AgentArn,
+        activated_at: Option<std::time::SystemTime>,
+    ) -> Result<Activation, ActivationError> {
         log::info!(
             "already activated: {arn} (from {})",
             self.store.path().display()
@@ -436,6 +454,7 @@ impl Activator {
             Ok(info) => Ok(Activation::AlreadyActivated {
                 arn,
                 info: Some(info),
+                activated_at,
             }),
             Err(e @ AwsError::NotFound { .. }) => Err(e.into()),
             Err(e) => {
@@ -443,7 +462,11 @@ impl Activator {
                     "DescribeAgent failed [{}]: {e}; the state file still names {arn}",
                     e.kind()
                 );
-                Ok(Activation::AlreadyActivated { arn, info: None })
+                Ok(Activation::AlreadyActivated {
+                    arn,
+                    info: None,
+                    activated_at,
+                })
             }
         }
     }
@@ -487,7 +510,7 @@ impl Activator {
     }
 
     /// The state directory's lock, waited for within [`STATE_LOCK_WAIT`].
-    async fn locked(&self) -> Result<state::StateLock, ActivationError> {
+    async fn locked(&self) -> Result<Arc<state::StateLock>, ActivationError> {
         let bound = STATE_LOCK_WAIT + STEP_SLACK;
         liveness::step(bound, self.store.lock(STATE_LOCK_WAIT))
             .await
@@ -495,6 +518,7 @@ impl Activator {
                 step: "waiting for the state directory's lock",
                 after: bound,
             })?
+            .map(Arc::new)
             .map_err(ActivationError::from)
     }
 
@@ -506,8 +530,12 @@ impl Activator {
 
     async fn save(&self, record: Record) -> Result<(), ActivationError> {
         let store = self.store.clone();
-        self.state_io("writing the state file", move || store.save(&record))
-            .await
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        self.state_io("writing the state file", move || {
+            let _held = held;
+            store.save(&record)
+        })
+        .await
     }
 
     /// A state-file read or write on a blocking thread, under [`STATE_IO_BOUND`]. (A write cut
@@ -525,6 +553,22 @@ impl Activator {
             Some(Ok(r)) => Ok(r?),
             Some(Err(_)) | None => Err(stalled),
         }
+    }
+}
+
+/// Marks the lock as held by the running `activate` for its duration.
+struct Held<'a>(&'a Activator);
+
+impl<'a> Held<'a> {
+    fn new(a: &'a Activator, lock: Arc<state::StateLock>) -> Self {
+        *a.held.lock().unwrap_or_else(|p| p.into_inner()) = Some(lock);
+        Held(a)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.held.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 }
 

@@ -187,7 +187,7 @@ async fn activate(settings: Settings, key: Option<String>) -> Result<ExitCode> {
         .await
         .context("failed to activate the agent")?;
     match &outcome {
-        Activation::AlreadyActivated { arn, info } => {
+        Activation::AlreadyActivated { arn, info, .. } => {
             let status = info
                 .as_ref()
                 .map_or("status unknown", |i| i.status.as_str());

@@ -118,7 +118,9 @@ pub async fn agent_sources(settings: &Settings) -> Vec<Cidr> {
         if let Ok(ip) = addr.parse::<Ipv4Addr>() {
             return vec![Cidr::host(ip)];
         }
-        if let Ok(mut addrs) = tokio::net::lookup_host((addr.as_str(), 0)).await
+        // Bounded like a probe: a resolver that hangs must not stall activation.
+        let lookup = tokio::net::lookup_host((addr.as_str(), 0));
+        if let Some(Ok(mut addrs)) = crate::liveness::step(settings.checks.timeout, lookup).await
             && let Some(IpAddr::V4(ip)) = addrs.find_map(|a| a.ip().is_ipv4().then(|| a.ip()))
         {
             return vec![Cidr::host(ip)];

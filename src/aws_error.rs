@@ -55,6 +55,17 @@ pub enum AwsError {
     /// STS refused to let the credentials assume `aws.role_arn`.
     #[error("{op}: sts:AssumeRole was denied: {chain}")]
     AssumeRoleDenied { op: &'static str, chain: String },
+    /// Loading credentials failed on the way to their provider (STS for `aws.role_arn`, SSO,
+    /// instance metadata): network trouble, a timeout or throttling — not the credentials.
+    #[error(
+        "{op}: cannot reach the credential provider (STS, SSO or instance metadata) while loading credentials ({cause}): {chain}"
+    )]
+    CredentialsUnreachable {
+        op: &'static str,
+        /// As for [`AwsError::Unreachable`], or `throttled`.
+        cause: &'static str,
+        chain: String,
+    },
     /// Credentials were found but AWS refused them (expired, revoked, malformed).
     #[error("{op}: AWS refused the credentials: {chain}")]
     Credentials { op: &'static str, chain: String },
@@ -114,6 +125,7 @@ impl AwsError {
             AwsError::SsoExpired { .. } => "sso_expired",
             AwsError::AssumeRoleDenied { .. } => "assume_role_denied",
             AwsError::Credentials { .. } => "credentials",
+            AwsError::CredentialsUnreachable { .. } => "credentials_unreachable",
             AwsError::Throttled { .. } => "throttled",
             AwsError::Internal { .. } => "internal",
             AwsError::Unreachable { .. } => "unreachable",
@@ -153,6 +165,11 @@ impl AwsError {
             AwsError::AssumeRoleDenied { .. } => "the role's trust policy must allow this host's identity to call \
                  sts:AssumeRole (and match aws.external_id if set); check aws.role_arn"
                 .into(),
+            AwsError::CredentialsUnreachable { cause, .. } => format!(
+                "the credentials themselves may be fine: {} (for aws.role_arn in a private VPC, an STS \
+                 interface endpoint or a route to sts.<region>.amazonaws.com is needed)",
+                unreachable_hint(cause, "STS / credential provider")
+            ),
             AwsError::Credentials { .. } => "the credentials are expired, revoked or wrong: replace them (or fix the \
                  clock: signatures are time-bound)"
                 .into(),
@@ -175,6 +192,7 @@ impl AwsError {
             AwsError::Throttled { .. }
                 | AwsError::Internal { .. }
                 | AwsError::Unreachable { .. }
+                | AwsError::CredentialsUnreachable { .. }
                 | AwsError::Timeout { .. }
         )
     }
@@ -237,11 +255,24 @@ fn credentials_failure(op: &'static str, err: &CredentialsError, chain: String) 
         return AwsError::SsoExpired { op, chain };
     }
     if let CredentialsError::ProviderTimedOut(_) = err {
-        return AwsError::Unreachable {
+        return AwsError::CredentialsUnreachable {
             op,
             cause: "timeout",
             chain,
         };
+    }
+    // The provider's own call failed on the way (AssumeRole to an unreachable or throttling
+    // STS): the chain says so; refused credentials carry a service error code instead.
+    if c.contains("throttl") || c.contains("rate exceeded") {
+        return AwsError::CredentialsUnreachable {
+            op,
+            cause: "throttled",
+            chain,
+        };
+    }
+    if c.contains("dispatch failure") || c.contains("timed out") || c.contains("timeout") {
+        let cause = network_cause(&chain);
+        return AwsError::CredentialsUnreachable { op, cause, chain };
     }
     AwsError::Credentials { op, chain }
 }
@@ -269,6 +300,14 @@ where
     let chain = format!("{}{rid}", error_chain::chain(&err));
     if let Some(c) = find_credentials_error(&err) {
         return credentials_failure(op, c, chain);
+    }
+    // The SDK's identity cache gives up after its load timeout with a private error type.
+    if chain.contains("identity resolver timed out") {
+        return AwsError::CredentialsUnreachable {
+            op,
+            cause: "timeout",
+            chain,
+        };
     }
     match &err {
         SdkError::ServiceError(_) => {}
@@ -463,7 +502,21 @@ mod tests {
         );
         assert_eq!(
             c(CredentialsError::provider_timed_out(Duration::from_secs(5))),
-            "unreachable"
+            "credentials_unreachable"
+        );
+        // AssumeRole to an STS that cannot be reached is not a credentials problem.
+        let e = CredentialsError::provider_error(
+            "dispatch failure: io error: client error (Connect): tcp connect error: Connection refused",
+        );
+        let chain = crate::error_chain::chain(&e);
+        let got = credentials_failure("datasync:DescribeAgent", &e, chain);
+        assert_eq!(got.kind(), "credentials_unreachable");
+        assert!(got.to_string().contains("(connection refused)"), "{got}");
+        assert_eq!(
+            c(CredentialsError::provider_error(
+                "service error: Throttling: Rate exceeded"
+            )),
+            "credentials_unreachable"
         );
         assert_eq!(
             c(CredentialsError::unhandled("something odd")),

@@ -174,10 +174,26 @@ impl ControlPlane {
         }
         // Likely names first; the sort is stable, so ListAgents' order is kept within each.
         all.sort_by_key(|(unlikely, _)| *unlikely);
-        for (_, arn) in all {
-            if self.has_tag(&arn, key, value).await? {
-                return Ok(AgentArn::parse(&arn).ok());
+        let mut skipped = None;
+        for (unlikely, arn) in all {
+            match self.has_tag(&arn, key, value).await {
+                Ok(true) => return Ok(AgentArn::parse(&arn).ok()),
+                Ok(false) => {}
+                // Someone else's agent: just deleted (ListAgents lags) or its tags denied to us
+                // (ABAC). One such agent must not stop the search for ours.
+                Err(e @ (AwsError::NotFound { .. } | AwsError::AccessDenied { .. }))
+                    if unlikely =>
+                {
+                    log::debug!("skipping {arn} while looking for the token: {e}");
+                    skipped = Some(e);
+                }
+                Err(e) => return Err(e),
             }
+        }
+        if let Some(e) = skipped {
+            log::warn!(
+                "the token was on no agent this identity may read; some could not be asked: {e}"
+            );
         }
         Ok(None)
     }

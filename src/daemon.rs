@@ -231,7 +231,8 @@ async fn activate_until_done(ctx: &Ctx) -> Result<Known> {
             activator.activate(None).await.map(|a| Known {
                 arn: a.arn().clone(),
                 activated_at: match a {
-                    Activation::AlreadyActivated { .. } => None,
+                    // Another command may have activated it moments ago (it held the lock).
+                    Activation::AlreadyActivated { activated_at, .. } => activated_at,
                     Activation::Adopted { .. } | Activation::Created { .. } => {
                         Some(SystemTime::now())
                     }
@@ -336,6 +337,18 @@ async fn monitor(ctx: &Ctx, known: Known) -> Result<()> {
         );
     }
     let mut machine = Monitor::default().settling_until(Instant::now() + left);
+    // The agent lives in its ARN's Region: an agent adopted in the Region an interrupted run
+    // recorded stays there even if endpoint.region changed since.
+    let api = match crate::ids::arn_region(arn.as_str()) {
+        Some(r) if r != settings.endpoint.region.as_str() => {
+            log::warn!(
+                "{arn} is in {r}, not endpoint.region {}: monitoring it there",
+                settings.endpoint.region
+            );
+            ctx.api.for_region(r)
+        }
+        _ => ctx.api.clone(),
+    };
     let mut who = Subject {
         agent_arn: arn.to_string(),
         agent_name: settings.agent.name.to_string(),
@@ -356,7 +369,7 @@ async fn monitor(ctx: &Ctx, known: Known) -> Result<()> {
             );
         }
         // The call promises its own bound (crate::liveness).
-        let result = ctx.api.describe_agent(&arn).await;
+        let result = api.describe_agent(&arn).await;
         let (now, wall) = (Instant::now(), SystemTime::now());
         let settling = machine.settling(now);
         match &result {

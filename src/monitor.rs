@@ -101,7 +101,9 @@ pub struct Monitor {
     outage: Option<Outage>,
     failed_polls: u32,
     missing_polls: u32,
-    api_alerted: bool,
+    /// The failure alerted for the current run of failed polls (api_errors or agent_missing):
+    /// a run that turns from one to the other alerts again.
+    alerted: Option<EventKind>,
     /// Until then the agent was just activated: see [`Monitor::settling_until`].
     grace_until: Option<Instant>,
 }
@@ -140,7 +142,7 @@ impl Monitor {
             Err(e) => return self.failed(e, t, now),
         };
         self.missing_polls = 0;
-        if std::mem::take(&mut self.api_alerted) {
+        if self.alerted.take().is_some() {
             events.push(Event {
                 detail: format!(
                     "DescribeAgent works again after {} failed poll(s)",
@@ -209,15 +211,17 @@ impl Monitor {
         } else {
             self.failed_polls >= API_ERRORS_ALERT_AFTER
         };
-        if self.api_alerted || !due {
-            return Vec::new();
-        }
-        self.api_alerted = true;
         let kind = if missing {
             EventKind::AgentMissing
         } else {
             EventKind::ApiErrors
         };
+        // Once agent_missing is raised, later other errors add nothing; after api_errors, a
+        // deleted agent is still news.
+        if !due || self.alerted == Some(kind) || self.alerted == Some(EventKind::AgentMissing) {
+            return Vec::new();
+        }
+        self.alerted = Some(kind);
         vec![Event {
             detail: format!("{e} ({} failed poll(s) in a row)", self.failed_polls),
             ..Event::new(kind)

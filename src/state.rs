@@ -165,7 +165,9 @@ impl StateError {
                     .into()
             }
             StateError::Locked { .. } => "another datasync-warden command is activating this agent; \
-                 wait for it to finish (`datasync-warden status` shows the daemon's progress) and run again"
+                 wait for it to finish (`datasync-warden status` shows the daemon's progress) and run again. \
+                 The daemon holds the lock for a whole attempt (port wait and key fetch included): to use \
+                 `activate --activation-key` while it waits for the agent, `systemctl stop datasync-warden` first"
                 .into(),
         }
     }
@@ -375,14 +377,22 @@ impl StateStore {
             path: path.clone(),
             source,
         };
-        let mut file = fs::OpenOptions::new()
+        let opened = fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
-            .open(&path)
-            .map_err(|e| io("open", e))?;
+            .open(&path);
+        // A lock file another user left (root ran `activate` once) cannot be opened for
+        // writing by the daemon's user; flock(2) works on a read-only descriptor all the same.
+        let (mut file, writable) = match opened {
+            Ok(f) => (f, true),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                (fs::File::open(&path).map_err(|e| io("open", e))?, false)
+            }
+            Err(e) => return Err(io("open", e)),
+        };
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -398,16 +408,13 @@ impl StateStore {
             }
             Err(fs::TryLockError::Error(e)) => return Err(io("lock", e)),
         }
-        let me = format!(
-            "pid {} ({})\n",
-            std::process::id(),
-            std::env::args().collect::<Vec<_>>().join(" ")
-        );
-        file.set_len(0)
-            .and_then(|()| file.write_all(me.as_bytes()))
-            .map_err(|e| io("write", e))?;
+        if writable {
+            file.set_len(0)
+                .and_then(|()| file.write_all(holder_line().as_bytes()))
+                .map_err(|e| io("write", e))?;
+        }
         self.remove_stale_temps();
-        Ok(Ok(StateLock { _file: file }))
+        Ok(Ok(StateLock { file, writable }))
     }
 
     /// Removes temporary files a killed write left behind. Only the lock holder calls this: a
@@ -460,7 +467,30 @@ impl StateStore {
 /// The state directory's exclusive lock; released when dropped.
 #[derive(Debug)]
 pub struct StateLock {
-    _file: fs::File,
+    file: fs::File,
+    writable: bool,
+}
+
+impl Drop for StateLock {
+    /// The holder line goes with the lock: a later waiter never names a process long gone.
+    fn drop(&mut self) {
+        if self.writable {
+            let _ = self.file.set_len(0);
+        }
+    }
+}
+
+/// Subcommands, the only word of the command line the lock file records.
+const SUBCOMMANDS: [&str; 5] = ["run", "activate", "check", "fetch-key", "status"];
+
+/// `pid 1234 (datasync-warden run)`: the pid and the subcommand only. Never the whole command
+/// line, which may hold `--activation-key KEY` (and need not be UTF-8).
+fn holder_line() -> String {
+    let sub = std::env::args_os()
+        .skip(1)
+        .find_map(|a| SUBCOMMANDS.iter().find(|s| a.as_os_str() == **s).copied())
+        .unwrap_or("a command");
+    format!("pid {} (datasync-warden {sub})\n", std::process::id())
 }
 
 /// Makes a rename durable: the directory entry itself must reach the disk.
@@ -534,6 +564,34 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_lock_file_names_pid_and_subcommand_only() {
+        let line = holder_line();
+        assert!(
+            line.starts_with(&format!("pid {} (datasync-warden ", std::process::id())),
+            "{line}"
+        );
+        // The test binary's own arguments (filters, flags) never reach the file.
+        assert!(!line.contains("--"), "{line}");
+    }
+
+    #[tokio::test]
+    async fn a_second_lock_waits_then_names_the_holder_and_the_line_goes_with_the_lock() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = StateStore::new(tmp.path(), "m".into());
+        let held = store.lock(Duration::ZERO).await.unwrap();
+        let e = store.lock(Duration::from_millis(300)).await.unwrap_err();
+        assert_eq!(e.kind(), "state_locked");
+        assert!(
+            e.to_string()
+                .contains(&format!("pid {}", std::process::id())),
+            "{e}"
+        );
+        drop(held);
+        assert_eq!(fs::read_to_string(tmp.path().join(LOCK_FILE)).unwrap(), "");
+        store.lock(Duration::ZERO).await.unwrap();
     }
 
     #[test]

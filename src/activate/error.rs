@@ -52,7 +52,13 @@ pub enum ActivationError {
 fn summary(failed: &[Probe]) -> String {
     failed
         .iter()
-        .map(|p| format!("{}:{} {:?}", p.target.host, p.target.port, p.outcome).to_lowercase())
+        .map(|p| {
+            let outcome = format!("{:?}", p.outcome).to_lowercase();
+            format!(
+                "{} {outcome}",
+                crate::probe::host_port(&p.target.host, p.target.port)
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -156,6 +156,18 @@ fn missing_agent_is_debounced_like_offline_and_alerts_once() {
 }
 
 #[test]
+fn a_deletion_during_an_api_outage_is_still_alerted() {
+    // Credentials expire (api_errors), then, once DescribeAgent works again, the agent turns
+    // out to be gone: agent_missing must follow, not be swallowed by the first alert.
+    let got = drive(&[
+        "ONLINE", "err", "err", "err", "missing", "missing", "missing",
+    ]);
+    assert_eq!(got[3], vec![ApiErrors]);
+    assert_eq!(got[5], vec![AgentMissing], "{got:?}");
+    assert_eq!(got[6], vec![]);
+}
+
+#[test]
 fn not_yet_visible_and_updating_right_after_activation_page_nobody() {
     // Terraform's experience: DescribeAgent says "does not exist" for a while after
     // CreateAgent; then the agent goes OFFLINE briefly while AWS updates it.
