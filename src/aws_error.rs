@@ -322,7 +322,6 @@ where
             let cause = network_cause(&chain);
             return AwsError::Unreachable { op, cause, chain };
         }
-        SdkError::ResponseError(_) => return AwsError::Other { op, chain },
         _ => return AwsError::Other { op, chain },
     }
     let message = format!("{}{rid}", err.message().unwrap_or_default());

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use crate::liveness::Promise;
 
@@ -156,11 +156,6 @@ impl Status {
     /// A copy of the status.
     pub fn snapshot(&self) -> Snapshot {
         self.update(|s| s.clone())
-    }
-
-    /// Declares that the main loop's next step may legitimately take up to `d`.
-    pub fn expect_progress_within(&self, d: Duration) {
-        self.progress.expect_within(d);
     }
 
     /// The main loop's promise, to scope its work with ([`Promise::scope`]).

@@ -218,19 +218,6 @@ async fn public_key_for_private_endpoint_is_diagnosed() {
     run.assert_failed_with(2, &["--activation-key: expected five groups"]);
 }
 
-async fn raw_get(addr: std::net::SocketAddr, target: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(
-        format!("GET {target} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn throttling_and_5xx_are_retried_by_the_sdk() {
     let h = Harness::new().await;

@@ -114,21 +114,12 @@ async fn a_failing_webhook_is_logged_with_its_cause_and_without_its_secret() {
 
 /// A private-endpoint key from the simulator's agent, fetched as the daemon would.
 async fn private_key(h: &Harness) -> String {
-    let mut s = tokio::net::TcpStream::connect(h.sim.agent_addr())
-        .await
-        .unwrap();
     let target = format!(
         "/?gatewayType=SYNC&activationRegion=us-east-1&endpointType=PRIVATE_LINK&privateLinkEndpoint={ENDPOINT_IP}&no_redirect"
     );
-    s.write_all(
-        format!("GET {target} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    let key = out.split("\r\n\r\n").nth(1).unwrap_or_default().trim();
-    assert_eq!(key.len(), 29, "a key: {out}");
+    let body = raw_get(h.sim.agent_addr(), &target).await;
+    let key = body.trim();
+    assert_eq!(key.len(), 29, "a key: {body:?}");
     key.to_string()
 }
 

@@ -101,11 +101,7 @@ async fn run(h: &Harness, moto: &str, args: &[&str]) -> Run {
     c.env("AWS_ENDPOINT_URL_EC2", moto)
         .env("AWS_ENDPOINT_URL_STS", moto)
         .env("AWS_ENDPOINT_URL_DATASYNC", h.sim.api_url());
-    let out = tokio::time::timeout(RUN_LIMIT, c.output())
-        .await
-        .expect("finishes")
-        .unwrap();
-    Run::from(out)
+    output(c).await
 }
 
 async fn check_json(h: &Harness, moto: &str) -> (i32, Value) {
@@ -558,12 +554,7 @@ async fn an_unreachable_ec2_is_named_not_called_not_found() {
     let mut c = h.command(&["activate"]);
     c.env("AWS_ENDPOINT_URL_EC2", &closed)
         .env("AWS_ENDPOINT_URL_DATASYNC", h.sim.api_url());
-    let r = Run::from(
-        tokio::time::timeout(RUN_LIMIT, c.output())
-            .await
-            .unwrap()
-            .unwrap(),
-    );
+    let r = output(c).await;
     r.assert_failed_with(
         1,
         &[

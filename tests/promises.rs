@@ -218,7 +218,7 @@ async fn a_malformed_machine_id_is_an_error() {
         std::fs::write(&bad, text).unwrap();
         let mut c = h.command(&["activate"]);
         c.env("DATASYNC_WARDEN_MACHINE_ID_FILE", &bad);
-        let r = Run::from(c.output().await.unwrap());
+        let r = output(c).await;
         r.assert_failed_with(1, &["bad-machine-id", "32 hexadecimal digits"]);
     }
     assert_eq!(h.sim.call_count("CreateAgent"), 0);
@@ -255,12 +255,7 @@ async fn missing_credentials_are_named_not_called_unreachable() {
     let mut c = h.command(&["activate"]);
     c.env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY");
-    let r = Run::from(
-        tokio::time::timeout(RUN_LIMIT, c.output())
-            .await
-            .unwrap()
-            .unwrap(),
-    );
+    let r = output(c).await;
     r.assert_failed_with(
         1,
         &[
@@ -321,13 +316,8 @@ async fn a_denied_assume_role_is_named_with_its_request_id() {
             "[aws]\nrole_arn = \"arn:aws:iam::444455556666:role/datasync\"\nendpoint_url = \"{sts_url}\"\n"
         ))
         .await;
-    let mut c = h.command(&["activate"]);
-    let r = Run::from(
-        tokio::time::timeout(RUN_LIMIT, c.output())
-            .await
-            .unwrap()
-            .unwrap(),
-    );
+    let c = h.command(&["activate"]);
+    let r = output(c).await;
     r.assert_failed_with(1, &["sts:AssumeRole was denied", "trust policy"]);
     assert!(
         r.stderr.contains("deadbeef-1111-2222-3333-444455556666"),

@@ -159,13 +159,31 @@ dir = "{state}"
 
     /// Runs the binary to completion.
     pub async fn run(&self, args: &[&str]) -> Run {
-        let child = self.command(args).spawn().expect("binary starts");
-        let out = tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
-            .await
-            .expect("the binary finishes in time")
-            .unwrap();
-        Run::from(out)
+        output(self.command(args)).await
     }
+}
+
+/// Runs a prepared command (see [`Harness::command`]) to completion within [`RUN_LIMIT`].
+pub async fn output(mut c: tokio::process::Command) -> Run {
+    let out = tokio::time::timeout(RUN_LIMIT, c.output())
+        .await
+        .expect("the binary finishes in time")
+        .unwrap();
+    Run::from(out)
+}
+
+/// One GET to a raw HTTP peer (the simulator's agent), returning the body.
+pub async fn raw_get(addr: std::net::SocketAddr, target: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!("GET {target} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
 }
 
 #[derive(Debug)]
