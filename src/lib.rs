@@ -1,43 +1,27 @@
 //! datasync-warden: activates an AWS DataSync agent through a private VPC endpoint, then keeps
 //! watch over it. `main.rs` only parses the command line; everything else lives here so that
-//! integration tests can drive it.
+//! integration tests can drive it. `ARCHITECTURE.md` at the repository root is the map.
 //!
-//! Modules, by concern: [`config`] (TOML fragments → validated settings), [`ids`] (AWS
-//! identifiers), [`probe`] (TCP port checks), [`activation_key`] (the agent's HTTP endpoint),
-//! [`aws`] (SDK configuration), [`control_plane`] (DataSync API), [`state`] (the persisted
-//! activation), [`activate`] (the whole activation), [`report`] (check output), [`cli`],
-//! [`app`] (subcommands and exit codes), [`logging`].
+//! Layers, each a folder; a layer uses only the layers before it in this list:
+//!
+//! 1. the parsers crate, re-exported here: [`config`] (TOML fragments → validated settings),
+//!    [`ids`] (AWS identifiers and ARN rules), [`cidr`], [`redact`], [`cli`]; and [`support`]
+//!    (error chains, liveness promises, the backoff builder, process hardening);
+//! 2. [`aws`] (SDK configuration, error classification, DataSync, EC2/STS) and [`agent`] (TCP
+//!    probes, the activation-key client);
+//! 3. [`preflight`] (checks, discovery, security-group rules, the check report);
+//! 4. [`activation`] (the activation, adoption, the state file);
+//! 5. [`daemon`] (run loop, status, health endpoint, metrics, monitor, alerts, systemd);
+//! 6. [`commands`] (one file per subcommand, exit codes) and [`logging`].
 #![deny(missing_docs)]
 
-pub mod activate;
-pub mod activation_key;
-pub mod alerts;
-pub mod app;
+pub use datasync_warden_parsers::{cidr, cli, config, ids, redact};
+
+pub mod activation;
+pub mod agent;
 pub mod aws;
-pub mod aws_checks;
-pub mod aws_error;
-pub mod checks;
-pub mod cidr;
-pub mod cli;
-pub mod config;
-pub mod control_plane;
+pub mod commands;
 pub mod daemon;
-pub mod discovery;
-pub mod ec2;
-pub mod error_chain;
-pub mod hardening;
-pub mod health;
-pub mod ids;
-pub mod key_arg;
-pub mod liveness;
 pub mod logging;
-pub mod metrics;
-pub mod monitor;
-pub mod probe;
-pub mod redact;
-pub mod report;
-pub mod retry;
-pub mod sg_rules;
-pub mod state;
-pub mod status;
-pub mod systemd;
+pub mod preflight;
+pub mod support;

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use datasync_warden::{app, cli::Cli, hardening, logging};
+use datasync_warden::support::hardening;
+use datasync_warden::{cli::Cli, commands, logging};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -19,13 +20,13 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             say(&format!("error: failed to start the async runtime: {e}"));
-            return ExitCode::from(app::EXIT_FAILED);
+            return ExitCode::from(commands::EXIT_FAILED);
         }
     };
-    match runtime.block_on(app::run(cli)) {
+    match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(err) => {
-            let (code, kind, hint) = app::describe_failure(&err);
+            let (code, kind, hint) = commands::describe_failure(&err);
             say(&format!("error: {err:#}"));
             if let Some(hint) = hint {
                 say(&format!("hint: {}", hint.replace('\n', "\n      ")));

@@ -1,14 +1,11 @@
 //! Replays every committed fuzz seed (fuzz/corpus/<target>/*) through the fuzz targets' own
-//! assertions (fuzz/src/oracle.rs), on stable, so `cargo test` checks the corpus too.
+//! assertions (the parsers crate's `oracle`), on stable, so `cargo test` checks the corpus too.
 
 use std::path::{Path, PathBuf};
 
-// The oracle names its parsers as `super::activation_key` and `super::config`.
-use datasync_warden::{activation_key, config};
-
-#[path = "../fuzz/src/oracle.rs"]
-#[allow(dead_code)]
-mod oracle;
+use datasync_warden::agent::activation_key;
+use datasync_warden::config;
+use datasync_warden_parsers::oracle;
 
 fn seeds(target: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use datasync_warden::activation_key::{
+use datasync_warden::agent::activation_key::{
     ActivationKey, KeyClient, KeyError, KeyRequest, MAX_BODY_BYTES, Mode,
 };
-use datasync_warden::health::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
+use datasync_warden::daemon::health::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
 use datasync_warden::ids::Region;
 
 const KEY: &str = "ABCDE-12345-FGHIJ-67890-KLMNO";
@@ -569,7 +569,7 @@ async fn health_endpoint_survives_hostile_clients() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (rss_during, fds_during) = (common::daemon::rss_kib(pid), open_fds(pid));
     // Every slot is held by a silent client, yet a scrape is answered: the oldest silent
-    // connection gives way (src/health.rs, Slots::evict). Counted in tries, not timed: without
+    // connection gives way (src/daemon/health.rs, Slots::evict). Counted in tries, not timed: without
     // eviction a full daemon drops each new connection at once, so every try would fail until
     // the silent clients reach the header-read timeout.
     // (A slot or two may be between an eviction and the next accept.)
@@ -958,7 +958,7 @@ fn every_wrong_value_of_every_key_is_refused_naming_file_and_key() {
     std::fs::create_dir(dir.path().join("config.d")).unwrap();
     let fragment = dir.path().join("config.d/50-instance.toml");
     let table = wrong_values();
-    // Every key of the configuration is covered (src/config/fragment.rs).
+    // Every key of the configuration is covered (parsers/src/config/fragment.rs).
     assert_eq!(table.len(), 28);
     let mut runs = 0;
     for (dotted, values) in &table {

@@ -9,7 +9,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use datasync_warden::health::MAX_CONNECTIONS;
+use datasync_warden::daemon::health::MAX_CONNECTIONS;
 
 /// Load duration: long enough for several 1 s monitor polls under load, short for CI. No
 /// window is under 5 s: the tests share 2 cores.

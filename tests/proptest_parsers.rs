@@ -8,16 +8,15 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
-use datasync_warden::activation_key::{ActivationKey, ParseFailure, parse_body, parse_location};
+use datasync_warden::agent::activation_key::{
+    ActivationKey, ParseFailure, parse_body, parse_location,
+};
 use datasync_warden::cidr::Cidr;
 use datasync_warden::config::{self, ConfigError};
-use datasync_warden::sg_rules::{Admission, Rule, admits};
+use datasync_warden::preflight::sg_rules::{Admission, Rule, admits};
 
-// The fuzz targets' assertions (fuzz/src/oracle.rs) name their parsers through `super::`.
-use datasync_warden::activation_key;
-#[path = "../fuzz/src/oracle.rs"]
-#[allow(dead_code)]
-mod oracle;
+// The fuzz targets' assertions.
+use datasync_warden_parsers::oracle;
 
 const IP: Ipv4Addr = oracle::ENDPOINT_IP;
 const KEY_PATTERN: &str = "[A-Z0-9]{5}(-[A-Z0-9]{5}){4}";
@@ -240,7 +239,7 @@ enum Kind {
     Tags,
 }
 
-/// Every key of the configuration, by table, with its TOML type (src/config/fragment.rs).
+/// Every key of the configuration, by table, with its TOML type (parsers/src/config/fragment.rs).
 const KEYS: &[(&str, &str, Kind)] = &[
     ("agent", "address", Kind::Str),
     ("agent", "name", Kind::Str),

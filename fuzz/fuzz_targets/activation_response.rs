@@ -5,4 +5,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| datasync_warden_fuzz::oracle::check_activation_response(data));
+fuzz_target!(|data: &[u8]| datasync_warden_parsers::oracle::check_activation_response(data));

@@ -1,6 +1,6 @@
 //! Build-time tasks: `cargo run -p xtask -- dist [--out DIR]` writes the man page and the shell
-//! completions, generated from the CLI definition the binary itself parses (`src/cli.rs`,
-//! compiled here from the same file), to `target/dist/` (or DIR):
+//! completions, generated from the CLI definition the binary itself parses (the parsers
+//! crate's `cli`, `parsers/src/cli.rs`), to `target/dist/` (or DIR):
 //!
 //! - `datasync-warden.8`: clap_mangen's NAME, SYNOPSIS, DESCRIPTION, OPTIONS and VERSION, a
 //!   COMMANDS section built from the subcommands and their options, and the hand-written
@@ -19,20 +19,9 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use cli::Cli;
-
-/// The binary's CLI definition, compiled from its own source file. xtask then depends on clap
-/// alone, not on the daemon's dependency tree (the AWS SDK): it builds in seconds and never
-/// invalidates the debug build of the tests with a different feature set.
-#[path = "../../src/cli.rs"]
-#[allow(dead_code)]
-mod cli;
-
-/// What `src/cli.rs` imports from its crate. `dist` checks the value against
-/// `src/config/mod.rs`, so the man page cannot show a stale default.
-mod config {
-    pub const DEFAULT_CONFIG_PATH: &str = "/etc/datasync-warden/config.toml";
-}
+// The binary's own CLI definition, from the parsers crate: xtask depends on it and clap, not on
+// the daemon's dependency tree (the AWS SDK), so it builds in seconds.
+use datasync_warden_parsers::cli::Cli;
 
 const BIN: &str = "datasync-warden";
 
@@ -190,18 +179,6 @@ fn package_field(key: &str) -> Result<&'static str, String> {
 
 /// The CLI definition, with the daemon's version and description.
 fn command() -> Result<clap::Command, String> {
-    let path = root().join("src/config/mod.rs");
-    let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let want = format!(
-        "pub const DEFAULT_CONFIG_PATH: &str = \"{}\";",
-        config::DEFAULT_CONFIG_PATH
-    );
-    if !text.contains(&want) {
-        return Err(format!(
-            "{} no longer says `{want}`: update mod config in xtask/src/main.rs",
-            path.display()
-        ));
-    }
     Ok(Cli::command()
         .version(package_field("version")?)
         .about(package_field("description")?))

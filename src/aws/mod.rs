@@ -1,0 +1,14 @@
+//! Everything that talks to AWS: the one SDK configuration ([`sdk`]), the classification of
+//! every service's errors by cause ([`error`]), the DataSync API ([`datasync`]) and the EC2
+//! and STS calls that discovery and the AWS-side checks need ([`ec2`]).
+//!
+//! May use: the parsers crate (`config`, `ids`, `cidr`) and `support`. Nothing here decides
+//! what to check or when to activate: callers in `preflight`, `activation` and `daemon` do.
+//! Retries are the SDK's own; no second retry layer is stacked on an AWS call.
+
+pub mod datasync;
+pub mod ec2;
+pub mod error;
+mod sdk;
+
+pub use sdk::{ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, OPERATION_TIMEOUT, sdk_config, session_name};

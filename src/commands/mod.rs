@@ -1,0 +1,61 @@
+//! The application edge: one file per subcommand, the mapping of failures to exit codes
+//! ([`exit`]) and the `--activation-key` argument ([`key_arg`]). Everything below this layer
+//! returns typed errors; here they become `anyhow` context, output and an exit status.
+
+mod activate;
+mod check;
+mod exit;
+mod fetch_key;
+mod key_arg;
+mod status;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::activation::state::{self, Loaded, Record, StateStore};
+use crate::cli::{Cli, Command};
+use crate::config::{self, Settings};
+use crate::ids::AgentArn;
+
+pub use exit::{EXIT_FAILED, EXIT_USAGE, describe_failure};
+pub use key_arg::BadKey;
+
+/// Runs one subcommand; the error, if any, is for [`describe_failure`].
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let settings = config::load(&cli.config)?;
+    match cli.command {
+        Command::Check { format } => check::check(&settings, format).await,
+        Command::FetchKey => fetch_key::fetch_key(&settings).await,
+        Command::Activate { activation_key } => activate::activate(settings, activation_key).await,
+        Command::Run => crate::daemon::run(cli.config, settings)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Status { format } => status::status(&settings, format).await,
+    }
+}
+
+/// The agent this host activated (trusted state file) or monitors (`agent.arn`).
+pub(super) fn activated_agent(settings: &Settings) -> Result<Option<AgentArn>> {
+    if let Some(arn) = &settings.agent.arn {
+        return Ok(Some(arn.clone()));
+    }
+    let store = StateStore::new(&settings.state.dir, state::machine_id()?);
+    Ok(match store.load()? {
+        Loaded::Mine(file) => match file.record {
+            Record::Activated { agent_arn, .. } => Some(agent_arn),
+            Record::Activating { .. } => None,
+        },
+        Loaded::Absent | Loaded::Foreign { .. } => None,
+    })
+}
+
+/// Writes command output to stdout; a closed pipe (`check | head`) ends the output quietly.
+pub(super) fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("failed to write to stdout"),
+    }
+}

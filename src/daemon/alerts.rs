@@ -1,0 +1,294 @@
+//! Alerts: to journald (structured, a fixed MESSAGE_ID per event) and, when configured, to a
+//! webhook as a JSON POST.
+//!
+//! Delivery never blocks the monitor: alerts go through a bounded queue to a worker that posts
+//! with a short timeout and bounded, jittered retries (the `backoff` crate, the only retry
+//! layer on this path). A webhook that is down costs a counted failure, never the next alert.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::daemon::monitor::{Event, EventKind};
+use crate::daemon::status::Status;
+use crate::daemon::systemd::one_line;
+use crate::redact::redact_url;
+use crate::support::error_chain::chain;
+
+/// One POST: a webhook that takes longer is treated as down.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Retries of one alert stop after this long, so a dead webhook cannot back the queue up.
+pub const WEBHOOK_GIVE_UP_AFTER: Duration = Duration::from_secs(30);
+/// Alerts waiting for the webhook. Alerts are rare (minutes apart); 64 covers hours of a dead
+/// webhook at the shortest re-alert period without unbounded memory.
+pub const QUEUE_CAPACITY: usize = 64;
+
+/// journald MESSAGE_ID of each event kind (fixed forever: operators filter on them).
+pub fn message_id(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Offline => "c461c33282a842d7ade9471a05c9bd24",
+        EventKind::StillOffline => "f74b3a1e1ee7444188dfa06d00116893",
+        EventKind::Recovered => "c47865908b1b4e6994bc19945525338c",
+        EventKind::ApiErrors => "4775cba24f05447c871579460ed681d5",
+        EventKind::ApiRecovered => "cf52132148f44745a83407b96aec71fd",
+        EventKind::AgentMissing => "0275498facfb4cb08a36dd1fb18a83fb",
+    }
+}
+
+/// The webhook payload.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Alert {
+    /// `offline`, `still_offline`, `recovered`, `api_errors`, `api_recovered`, `agent_missing`.
+    pub event: &'static str,
+    /// The agent.
+    pub agent_arn: String,
+    /// Its name.
+    pub agent_name: String,
+    /// Its Region.
+    pub region: String,
+    /// Last observed status (ONLINE / OFFLINE / UNKNOWN).
+    pub status: String,
+    /// OFFLINE since (RFC 3339), for outage events.
+    pub since: Option<String>,
+    /// Outage length in seconds (still_offline, recovered).
+    pub outage_seconds: Option<u64>,
+    /// This host's name.
+    pub host: String,
+    /// One line for a person.
+    pub message: String,
+    /// When the alert was raised (RFC 3339).
+    pub at: String,
+}
+
+/// Who the alerts are about.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// Agent ARN.
+    pub agent_arn: String,
+    /// Agent name.
+    pub agent_name: String,
+    /// Region.
+    pub region: String,
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Builds the alert for an event.
+pub fn alert(e: &Event, who: &Subject, status: &str) -> Alert {
+    let outage = e
+        .outage
+        .map(|d| humantime::format_duration(Duration::from_secs(d.as_secs())).to_string());
+    let message = match e.kind {
+        EventKind::Offline => format!("DataSync agent {} is OFFLINE", who.agent_name),
+        EventKind::StillOffline => format!(
+            "DataSync agent {} is still OFFLINE ({})",
+            who.agent_name,
+            outage.unwrap_or_default()
+        ),
+        EventKind::Recovered => format!(
+            "DataSync agent {} is ONLINE again after {}",
+            who.agent_name,
+            outage.unwrap_or_default()
+        ),
+        EventKind::ApiErrors => format!(
+            "cannot read the status of DataSync agent {}: {}",
+            who.agent_name, e.detail
+        ),
+        EventKind::ApiRecovered => format!(
+            "the status of DataSync agent {} can be read again",
+            who.agent_name
+        ),
+        EventKind::AgentMissing => format!(
+            "DataSync agent {} no longer exists: {}",
+            who.agent_name, e.detail
+        ),
+    };
+    Alert {
+        event: e.kind.as_str(),
+        agent_arn: who.agent_arn.clone(),
+        agent_name: who.agent_name.clone(),
+        region: who.region.clone(),
+        status: status.to_string(),
+        since: e.since.map(rfc3339),
+        outage_seconds: e.outage.map(|d| d.as_secs()),
+        host: hostname(),
+        // AWS's messages and the agent's name come from outside: no newline may forge a line
+        // (or a journal field) in what a person or a webhook receiver reads.
+        message: one_line(&message),
+        at: rfc3339(SystemTime::now()),
+    }
+}
+
+/// This host's name, for alerts.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Sends alerts; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Alerter {
+    tx: Option<mpsc::Sender<Alert>>,
+    status: Arc<Status>,
+}
+
+impl Alerter {
+    /// An alerter that posts to `webhook` (if any) from a background task.
+    pub fn spawn(webhook: Option<String>, status: Arc<Status>) -> Self {
+        let tx = webhook.map(|url| {
+            let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+            tokio::spawn(deliver(url, rx, status.clone()));
+            tx
+        });
+        Self { tx, status }
+    }
+
+    /// Raises one alert: journald now, the webhook in the background.
+    pub fn emit(&self, a: Alert) {
+        journal(&a);
+        self.status
+            .update(|s| *s.alerts_total.entry(a.event.to_string()).or_default() += 1);
+        if let Some(tx) = &self.tx
+            && let Err(e) = tx.try_send(a)
+        {
+            log::error!(
+                "webhook queue full ({QUEUE_CAPACITY} alerts waiting): dropping {}",
+                e.into_inner().event
+            );
+            self.status.update(|s| s.webhook_failures_total += 1);
+        }
+    }
+}
+
+/// Logs the alert with structured fields; under journald they become journal fields.
+fn journal(a: &Alert) {
+    let kind = EventKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == a.event)
+        .unwrap_or(EventKind::ApiErrors);
+    let level = match kind {
+        EventKind::Offline | EventKind::StillOffline | EventKind::AgentMissing => log::Level::Error,
+        EventKind::ApiErrors => log::Level::Warn,
+        EventKind::Recovered | EventKind::ApiRecovered => log::Level::Warn,
+    };
+    let since = one_line(a.since.as_deref().unwrap_or_default());
+    let (arn, name, status) = (
+        one_line(&a.agent_arn),
+        one_line(&a.agent_name),
+        one_line(&a.status),
+    );
+    let fields: [(&str, &str); 6] = [
+        ("MESSAGE_ID", message_id(kind)),
+        ("ALERT_EVENT", a.event),
+        ("AGENT_ARN", &arn),
+        ("AGENT_NAME", &name),
+        ("AGENT_STATUS", &status),
+        ("OFFLINE_SINCE", &since),
+    ];
+    let fields = if since.is_empty() {
+        &fields[..5]
+    } else {
+        &fields[..]
+    };
+    log::logger().log(
+        &log::Record::builder()
+            .level(level)
+            .target("datasync_warden::alert")
+            .key_values(&fields)
+            .args(format_args!("alert {}: {}", a.event, one_line(&a.message)))
+            .build(),
+    );
+}
+
+type HttpsClient = Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
+
+fn https_client() -> HttpsClient {
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .unwrap_or_else(|e| {
+            // Minimal images may lack a CA bundle: http:// webhooks must still work.
+            log::warn!(
+                "no TLS root certificates ({e}): https:// webhooks will fail, http:// ones work"
+            );
+            let tls = rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls)
+        });
+    let connector = builder.https_or_http().enable_http1().build();
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+async fn deliver(url: String, mut rx: mpsc::Receiver<Alert>, status: Arc<Status>) {
+    let client = https_client();
+    // The URL is a credential (Slack, Teams, PagerDuty): logs name its scheme and host only.
+    let shown = redact_url(&url);
+    while let Some(alert) = rx.recv().await {
+        // Strings, numbers and options only: serializing cannot fail.
+        let body = Bytes::from(serde_json::to_vec(&alert).expect("alert serializes"));
+        // 0.5 s doubling, ±50% jitter: about six tries in WEBHOOK_GIVE_UP_AFTER.
+        let policy = backoff::ExponentialBackoffBuilder::new()
+            .with_multiplier(2.0)
+            .with_max_elapsed_time(Some(WEBHOOK_GIVE_UP_AFTER))
+            .build();
+        let post = || async {
+            post_once(&client, &url, body.clone(), WEBHOOK_TIMEOUT)
+                .await
+                .map_err(backoff::Error::transient)
+        };
+        let notify =
+            |e: String, wait: Duration| log::warn!("webhook {shown}: {e}; retry in {wait:?}");
+        match backoff::future::retry_notify(policy, post, notify).await {
+            Ok(()) => log::debug!("webhook {shown}: {} delivered", alert.event),
+            Err(e) => {
+                log::error!("webhook {shown}: giving up on alert {}: {e}", alert.event);
+                status.update(|s| s.webhook_failures_total += 1);
+            }
+        }
+    }
+}
+
+/// One POST, bounded by `limit`. The error text is the whole cause chain ("…: Connection
+/// refused", "…: dns error: …"), never the URL.
+async fn post_once<C>(
+    client: &Client<C, Full<Bytes>>,
+    url: &str,
+    body: Bytes,
+    limit: Duration,
+) -> Result<(), String>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    let req = hyper::Request::post(url)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("datasync-warden/", env!("CARGO_PKG_VERSION")),
+        )
+        .body(Full::new(body))
+        .map_err(|e| format!("bad request: {}", chain(&e)))?;
+    let resp = tokio::time::timeout(limit, client.request(req))
+        .await
+        .map_err(|_| format!("no answer within {limit:?}"))?
+        .map_err(|e| chain(&e))?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("HTTP {}", resp.status()))
+    }
+}
+
+#[cfg(test)]
+mod tests;
