@@ -26,7 +26,7 @@ use super::ActivationError;
 
 /// How activation ended.
 #[derive(Debug)]
-pub enum Activation {
+pub(crate) enum Activation {
     /// The state file (or `agent.arn`) already named an agent; nothing was activated.
     AlreadyActivated {
         /// The agent.
@@ -52,7 +52,7 @@ pub enum Activation {
 
 impl Activation {
     /// The agent's ARN.
-    pub fn arn(&self) -> &AgentArn {
+    pub(crate) fn arn(&self) -> &AgentArn {
         match self {
             Activation::AlreadyActivated { arn, .. }
             | Activation::Adopted { arn }
@@ -74,7 +74,7 @@ pub enum Stage {
 
 /// Progress reports, for the daemon's phase, STATUS= line and check metrics.
 #[derive(Debug)]
-pub enum Progress<'a> {
+pub(crate) enum Progress<'a> {
     /// Entering a stage; the text is for `systemctl status`.
     Stage(Stage, String),
     /// Checks finished (port probes, or the AWS-side checks).
@@ -84,10 +84,10 @@ pub enum Progress<'a> {
 }
 
 /// Receives [`Progress`] reports.
-pub type ProgressFn = Arc<dyn Fn(Progress<'_>) + Send + Sync>;
+pub(crate) type ProgressFn = Arc<dyn Fn(Progress<'_>) + Send + Sync>;
 
 /// Runs activation against injected peers.
-pub struct Activator {
+pub(crate) struct Activator {
     settings: Settings,
     store: StateStore,
     keys: KeyClient,
@@ -110,7 +110,7 @@ impl std::fmt::Debug for Activator {
 impl Activator {
     /// An activator for `settings`, persisting to `store`, calling DataSync through `api` and
     /// EC2/STS (discovery, AWS-side checks) through `ec2`.
-    pub fn new(settings: Settings, store: StateStore, api: ControlPlane, ec2: Ec2) -> Self {
+    pub(crate) fn new(settings: Settings, store: StateStore, api: ControlPlane, ec2: Ec2) -> Self {
         let keys = KeyClient::new(settings.activation.request_timeout);
         Self {
             settings,
@@ -124,14 +124,14 @@ impl Activator {
     }
 
     /// Reports progress to `f`.
-    pub fn with_progress(mut self, f: ProgressFn) -> Self {
+    pub(crate) fn with_progress(mut self, f: ProgressFn) -> Self {
         self.progress = f;
         self
     }
 
     /// The agent already known without any AWS call: `agent.arn`, or a trusted activated
     /// state (with when it was activated, for the monitor's post-activation grace).
-    pub async fn known_agent(&self) -> Result<Option<Known>, ActivationError> {
+    pub(crate) async fn known_agent(&self) -> Result<Option<Known>, ActivationError> {
         if let Some(arn) = &self.settings.agent.arn {
             return Ok(Some(Known {
                 arn: arn.clone(),
@@ -156,7 +156,7 @@ impl Activator {
 
     /// Activates once; idempotent across runs and crashes. With `supplied`, a key obtained
     /// elsewhere (the agent's local console) is used and the agent is not contacted.
-    pub async fn activate(
+    pub(crate) async fn activate(
         &self,
         supplied: Option<ActivationKey>,
     ) -> Result<Activation, ActivationError> {
@@ -604,10 +604,10 @@ impl From<&ActivationTarget> for Place {
 /// How long a command waits for another holder of the state directory's lock before saying
 /// who holds it. An activation holds it for seconds when AWS and the agent answer; a longer
 /// holder is waiting on the agent or AWS, and its progress shows in `datasync-warden status`.
-pub const STATE_LOCK_WAIT: Duration = Duration::from_secs(30);
+pub(crate) const STATE_LOCK_WAIT: Duration = Duration::from_secs(30);
 /// Bound of one state-file read or write (fsync included): a local disk answers in
 /// milliseconds; 30 s covers a saturated or network-backed disk.
-pub const STATE_IO_BOUND: Duration = Duration::from_secs(30);
+pub(crate) const STATE_IO_BOUND: Duration = Duration::from_secs(30);
 /// Margin over a step's own end (the key fetch's deadline, a probe's timeout): the step ends
 /// by itself, the bound only catches a hang past it.
 const STEP_SLACK: Duration = Duration::from_secs(10);
@@ -618,7 +618,7 @@ const PORT_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// The agent known without activating: from `agent.arn` or the state file.
 #[derive(Debug, Clone)]
-pub struct Known {
+pub(crate) struct Known {
     /// The agent.
     pub arn: AgentArn,
     /// When this host activated it (None for `agent.arn`).
@@ -638,7 +638,7 @@ fn may_have_created(e: &AwsError) -> bool {
 }
 
 /// 128 random bits, hex: unique per activation attempt.
-pub fn new_token() -> Result<String, ActivationError> {
+pub(crate) fn new_token() -> Result<String, ActivationError> {
     let mut b = [0u8; 16];
     getrandom::getrandom(&mut b).map_err(|e| ActivationError::Random(e.to_string()))?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())

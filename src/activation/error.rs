@@ -8,7 +8,7 @@ use crate::config::ConfigError;
 
 /// Why activation did not complete.
 #[derive(Debug, thiserror::Error)]
-pub enum ActivationError {
+pub(crate) enum ActivationError {
     /// Configuration is incomplete for activation.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -65,7 +65,7 @@ fn summary(failed: &[Probe]) -> String {
 
 impl ActivationError {
     /// Stable label for metrics and logs.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             ActivationError::Config(e) => e.kind(),
             ActivationError::Checks { .. } => "port_check",
@@ -79,7 +79,7 @@ impl ActivationError {
     }
 
     /// The first words of a STATUS= line: what the daemon is stuck on.
-    pub fn headline(&self) -> &'static str {
+    pub(crate) fn headline(&self) -> &'static str {
         match self {
             ActivationError::Config(_) => "invalid configuration",
             ActivationError::Checks { .. } => "port check failed",
@@ -94,7 +94,7 @@ impl ActivationError {
     }
 
     /// A few words for a STATUS= line.
-    pub fn short(&self) -> String {
+    pub(crate) fn short(&self) -> String {
         match self {
             ActivationError::Checks { failed, .. } => summary(failed),
             ActivationError::Key(e) => e.short(),
@@ -103,7 +103,7 @@ impl ActivationError {
     }
 
     /// What the operator should do.
-    pub fn hint(&self) -> String {
+    pub(crate) fn hint(&self) -> String {
         match self {
             ActivationError::Config(_) => "fix the configuration key named above".into(),
             ActivationError::Checks {

@@ -8,7 +8,7 @@
 
 mod activate;
 mod error;
-pub mod state;
+pub(crate) mod state;
 
-pub use activate::*;
-pub use error::ActivationError;
+pub(crate) use activate::*;
+pub(crate) use error::ActivationError;

@@ -16,16 +16,16 @@ use serde::{Deserialize, Serialize};
 use crate::ids::AgentArn;
 
 /// Current schema version of `state.json`.
-pub const STATE_VERSION: u32 = 1;
+pub(crate) const STATE_VERSION: u32 = 1;
 /// Where systemd keeps this machine's identity (machine-id(5)).
-pub const MACHINE_ID_PATHS: [&str; 2] = ["/etc/machine-id", "/var/lib/dbus/machine-id"];
+pub(crate) const MACHINE_ID_PATHS: [&str; 2] = ["/etc/machine-id", "/var/lib/dbus/machine-id"];
 /// Names another machine-id file (containers, tests): read instead of [`MACHINE_ID_PATHS`].
-pub const MACHINE_ID_FILE_ENV: &str = "DATASYNC_WARDEN_MACHINE_ID_FILE";
+pub(crate) const MACHINE_ID_FILE_ENV: &str = "DATASYNC_WARDEN_MACHINE_ID_FILE";
 /// Largest state file read. A record is well under 2 KiB; a bigger file is not ours, and
 /// reading it whole could exhaust memory.
-pub const MAX_STATE_BYTES: u64 = 64 * 1024;
+pub(crate) const MAX_STATE_BYTES: u64 = 64 * 1024;
 /// The lock file in the state directory: held by whoever may write the state.
-pub const LOCK_FILE: &str = ".lock";
+pub(crate) const LOCK_FILE: &str = ".lock";
 /// Prefix of the temporary files a write renames into place; one left over is a killed write.
 const TEMP_PREFIX: &str = ".state.json.";
 /// How often a waiting command retries the lock: cheap, and quick to notice a release.
@@ -34,7 +34,7 @@ const LOCK_POLL: Duration = Duration::from_millis(200);
 /// What the daemon knows about its agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
-pub enum Record {
+pub(crate) enum Record {
     /// CreateAgent may have been sent with this token as a tag; the agent is not yet known.
     Activating {
         /// Random token, also sent as the `datasync-warden:activation-token` tag.
@@ -73,7 +73,7 @@ pub enum Record {
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StateFile {
+pub(crate) struct StateFile {
     /// Schema version.
     pub version: u32,
     /// `/etc/machine-id` of the machine that wrote it.
@@ -85,7 +85,7 @@ pub struct StateFile {
 
 /// What was found on disk.
 #[derive(Debug)]
-pub enum Loaded {
+pub(crate) enum Loaded {
     /// No state file: not activated from this host.
     Absent,
     /// Written on another machine (image cloned after activation): not trusted.
@@ -101,7 +101,7 @@ pub enum Loaded {
 
 /// A state-file failure.
 #[derive(Debug, thiserror::Error)]
-pub enum StateError {
+pub(crate) enum StateError {
     /// Reading or writing failed.
     #[error("failed to {op} {}", path.display())]
     Io {
@@ -140,7 +140,7 @@ pub enum StateError {
 
 impl StateError {
     /// Stable label for metrics and logs.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             StateError::Io { .. } => "state_io",
             StateError::Corrupt { .. } => "state_corrupt",
@@ -150,7 +150,7 @@ impl StateError {
     }
 
     /// What the operator should do.
-    pub fn hint(&self) -> String {
+    pub(crate) fn hint(&self) -> String {
         match self {
             StateError::Io { .. } => {
                 "check state.dir exists and is writable by the daemon's user".into()
@@ -175,7 +175,7 @@ impl StateError {
 
 /// Reads this machine's id: from the file [`MACHINE_ID_FILE_ENV`] names, else the first of
 /// [`MACHINE_ID_PATHS`] that exists.
-pub fn machine_id() -> Result<String, StateError> {
+pub(crate) fn machine_id() -> Result<String, StateError> {
     match std::env::var_os(MACHINE_ID_FILE_ENV) {
         Some(p) => machine_id_from(&[Path::new(&p)]),
         None => machine_id_from(&MACHINE_ID_PATHS.map(Path::new)),
@@ -185,7 +185,7 @@ pub fn machine_id() -> Result<String, StateError> {
 /// The machine id in the first of `paths` that exists. A file that exists but does not hold
 /// 32 hex digits (machine-id(5)) is an error, not an identity: a blank or garbled id shared by
 /// clones would make every clone trust the golden image's state.
-pub fn machine_id_from(paths: &[&Path]) -> Result<String, StateError> {
+pub(crate) fn machine_id_from(paths: &[&Path]) -> Result<String, StateError> {
     let mut last = String::new();
     for p in paths {
         let text = match fs::File::open(p).and_then(|f| read_capped(f, 1024)) {
@@ -235,20 +235,20 @@ fn read_capped(f: fs::File, cap: u64) -> io::Result<String> {
 }
 
 /// Now, as RFC 3339 (UTC, seconds).
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
 /// The state directory and this machine's identity.
 #[derive(Debug, Clone)]
-pub struct StateStore {
+pub(crate) struct StateStore {
     dir: PathBuf,
     machine_id: String,
 }
 
 impl StateStore {
     /// A store in `dir` for the machine `machine_id`.
-    pub fn new(dir: impl Into<PathBuf>, machine_id: String) -> Self {
+    pub(crate) fn new(dir: impl Into<PathBuf>, machine_id: String) -> Self {
         Self {
             dir: dir.into(),
             machine_id,
@@ -256,17 +256,12 @@ impl StateStore {
     }
 
     /// `<dir>/state.json`.
-    pub fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.join("state.json")
     }
 
-    /// This machine's id.
-    pub fn machine_id(&self) -> &str {
-        &self.machine_id
-    }
-
     /// Reads the state file.
-    pub fn load(&self) -> Result<Loaded, StateError> {
+    pub(crate) fn load(&self) -> Result<Loaded, StateError> {
         let path = self.path();
         let text = match fs::File::open(&path).and_then(|f| read_capped(f, MAX_STATE_BYTES)) {
             Ok(t) => t,
@@ -308,7 +303,7 @@ impl StateStore {
     }
 
     /// Atomically replaces the state file with `record`.
-    pub fn save(&self, record: &Record) -> Result<(), StateError> {
+    pub(crate) fn save(&self, record: &Record) -> Result<(), StateError> {
         let file = StateFile {
             version: STATE_VERSION,
             machine_id: self.machine_id.clone(),
@@ -338,7 +333,7 @@ impl StateStore {
     /// whoever may write the state holds it from the load to the final save. The lock file
     /// names its holder, so a waiter can say who is in the way. Released on drop (and by the
     /// kernel when the holder dies: a crash never leaves the directory locked).
-    pub async fn lock(&self, wait: Duration) -> Result<StateLock, StateError> {
+    pub(crate) async fn lock(&self, wait: Duration) -> Result<StateLock, StateError> {
         let started = Instant::now();
         loop {
             let this = self.clone();
@@ -466,7 +461,7 @@ impl StateStore {
 
 /// The state directory's exclusive lock; released when dropped.
 #[derive(Debug)]
-pub struct StateLock {
+pub(crate) struct StateLock {
     file: fs::File,
     writable: bool,
 }

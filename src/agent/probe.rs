@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 
 /// The check name of the agent's activation port: a refusal there has its own meaning (an
 /// activated agent closes the port by design).
-pub const ACTIVATION_PORT_CHECK: &str = "agent.activation_port";
+pub(crate) const ACTIVATION_PORT_CHECK: &str = "agent.activation_port";
 
 /// What a TCP connect attempt found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -33,7 +33,7 @@ pub enum Outcome {
 
 /// One port to probe, and why.
 #[derive(Debug, Clone, Serialize)]
-pub struct Target {
+pub(crate) struct Target {
     /// Stable check name, e.g. `agent.activation_port` or `endpoint.control_ports`.
     pub check: &'static str,
     /// Host name or IP.
@@ -49,7 +49,7 @@ pub struct Target {
 
 /// The result of probing one [`Target`].
 #[derive(Debug, Clone, Serialize)]
-pub struct Probe {
+pub(crate) struct Probe {
     /// What was probed.
     #[serde(flatten)]
     pub target: Target,
@@ -66,13 +66,13 @@ pub struct Probe {
 
 impl Probe {
     /// Whether this probe blocks activation.
-    pub fn failed_required(&self) -> bool {
+    pub(crate) fn failed_required(&self) -> bool {
         self.target.required && self.outcome != Outcome::Open
     }
 }
 
 /// Probes every target concurrently, each bounded by `timeout`; results keep the input order.
-pub async fn probe_all(targets: Vec<Target>, timeout: Duration) -> Vec<Probe> {
+pub(crate) async fn probe_all(targets: Vec<Target>, timeout: Duration) -> Vec<Probe> {
     let handles: Vec<_> = targets
         .into_iter()
         .map(|t| tokio::spawn(probe_one(t, timeout)))
@@ -86,7 +86,7 @@ pub async fn probe_all(targets: Vec<Target>, timeout: Duration) -> Vec<Probe> {
 }
 
 /// Probes one target.
-pub async fn probe_one(target: Target, timeout: Duration) -> Probe {
+pub(crate) async fn probe_one(target: Target, timeout: Duration) -> Probe {
     let start = Instant::now();
     let (outcome, detail) = match tokio::time::timeout(timeout, connect(&target)).await {
         Ok(Ok(())) => (Outcome::Open, None),
@@ -135,7 +135,7 @@ pub(crate) fn host_port(host: &str, port: u16) -> String {
 }
 
 /// Maps a connect error to what it means on the wire.
-pub fn classify(e: &io::Error) -> Outcome {
+pub(crate) fn classify(e: &io::Error) -> Outcome {
     match e.kind() {
         io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset => Outcome::Refused,
         io::ErrorKind::TimedOut => Outcome::Filtered,

@@ -15,13 +15,13 @@ use crate::agent::activation_key::ActivationKey;
 use crate::config::ActivationTarget;
 use crate::ids::{AgentArn, TagKey, TagValue};
 
-pub use crate::aws::error::{AwsError, EC2_ACTIONS_HINT};
+pub(crate) use crate::aws::error::AwsError;
 use crate::aws::error::{Classified, next_item};
 
 /// What DescribeAgent says about an agent.
 #[derive(Debug, Clone, Serialize)]
 #[allow(missing_docs)]
-pub struct AgentInfo {
+pub(crate) struct AgentInfo {
     pub arn: String,
     pub name: Option<String>,
     /// ONLINE or OFFLINE.
@@ -45,20 +45,20 @@ fn ser_time<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok,
 
 /// A DataSync client for one Region and identity.
 #[derive(Debug, Clone)]
-pub struct ControlPlane {
+pub(crate) struct ControlPlane {
     client: Client,
 }
 
 impl ControlPlane {
     /// Wraps a client built from the shared SDK configuration.
-    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+    pub(crate) fn new(sdk: &aws_config::SdkConfig) -> Self {
         Self {
             client: Client::new(sdk),
         }
     }
 
     /// CreateAgent for a private endpoint. `extra_tags` follow the configured ones.
-    pub async fn create_agent(
+    pub(crate) async fn create_agent(
         &self,
         target: &ActivationTarget,
         key: &ActivationKey,
@@ -96,7 +96,7 @@ impl ControlPlane {
     }
 
     /// DescribeAgent.
-    pub async fn describe_agent(&self, arn: &AgentArn) -> Result<AgentInfo, AwsError> {
+    pub(crate) async fn describe_agent(&self, arn: &AgentArn) -> Result<AgentInfo, AwsError> {
         let out = self
             .client
             .describe_agent()
@@ -126,7 +126,7 @@ impl ControlPlane {
     }
 
     /// ListAgents with one result: proves the permission.
-    pub async fn list_one(&self) -> Result<(), AwsError> {
+    pub(crate) async fn list_one(&self) -> Result<(), AwsError> {
         self.client
             .list_agents()
             .max_results(1)
@@ -138,7 +138,7 @@ impl ControlPlane {
 
     /// The same account and identity in another Region (an interrupted activation recorded
     /// its Region; the configuration may have changed since).
-    pub fn for_region(&self, region: &str) -> ControlPlane {
+    pub(crate) fn for_region(&self, region: &str) -> ControlPlane {
         let conf = Client::config(&self.client)
             .to_builder()
             .region(aws_sdk_datasync::config::Region::new(region.to_string()))
@@ -152,7 +152,7 @@ impl ControlPlane {
     /// `likely_names` are asked first (one ListTagsForResource each), then every other agent,
     /// so that a renamed host (cloud-init sets the hostname, the default name) still adopts
     /// the agent its interrupted run created.
-    pub async fn find_tagged(
+    pub(crate) async fn find_tagged(
         &self,
         likely_names: &[&str],
         key: &str,

@@ -16,14 +16,14 @@ use aws_sdk_datasync::operation::RequestId;
 use crate::support::error_chain;
 
 /// IAM actions activation needs on EC2 resources, named in permission diagnoses.
-pub const EC2_ACTIONS_HINT: &str = "ec2:DescribeVpcEndpoints, ec2:DescribeNetworkInterfaces, \
+pub(crate) const EC2_ACTIONS_HINT: &str = "ec2:DescribeVpcEndpoints, ec2:DescribeNetworkInterfaces, \
     ec2:DescribeSubnets and ec2:DescribeSecurityGroups (see the shipped IAM policy)";
 
 /// A classified AWS failure. `op` is always the IAM action (`ec2:DescribeSubnets`), which
 /// names the service too; messages carry AWS's request id when there was one.
 #[derive(Debug, Clone, thiserror::Error)]
 #[allow(missing_docs)]
-pub enum AwsError {
+pub(crate) enum AwsError {
     /// The key was fetched for a public endpoint but a VPC endpoint was given.
     #[error("CreateAgent refused a public activation key for a private endpoint: {message}")]
     PublicKey { message: String },
@@ -101,7 +101,7 @@ pub enum AwsError {
 }
 
 /// The service an IAM action belongs to, as people name it.
-pub fn service(op: &str) -> &'static str {
+pub(crate) fn service(op: &str) -> &'static str {
     match op.split(':').next().unwrap_or_default() {
         "datasync" => "DataSync",
         "ec2" => "EC2",
@@ -112,7 +112,7 @@ pub fn service(op: &str) -> &'static str {
 
 impl AwsError {
     /// Stable label for metrics (`datasync_warden_aws_errors_total{kind}`).
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             AwsError::PublicKey { .. } => "public_key_for_private_endpoint",
             AwsError::SubnetForbidden { .. } => "subnet_forbidden",
@@ -136,7 +136,7 @@ impl AwsError {
     }
 
     /// What the operator should do.
-    pub fn hint(&self) -> String {
+    pub(crate) fn hint(&self) -> String {
         match self {
             AwsError::PublicKey { .. } => "the key was fetched without endpointType=PRIVATE_LINK (datasync-warden never does this; a \
                  key supplied by hand may): fetch a private key with `datasync-warden fetch-key`".into(),
@@ -184,18 +184,6 @@ impl AwsError {
             AwsError::DryRunOk => String::new(),
         }
     }
-
-    /// Whether the cause is outside anything a person must edit: worth retrying as is.
-    pub fn transient(&self) -> bool {
-        matches!(
-            self,
-            AwsError::Throttled { .. }
-                | AwsError::Internal { .. }
-                | AwsError::Unreachable { .. }
-                | AwsError::CredentialsUnreachable { .. }
-                | AwsError::Timeout { .. }
-        )
-    }
 }
 
 fn unreachable_hint(cause: &str, service: &str) -> String {
@@ -218,7 +206,7 @@ fn unreachable_hint(cause: &str, service: &str) -> String {
 }
 
 /// The network cause in a cause chain, in words for the message and the hint.
-pub fn network_cause(chain: &str) -> &'static str {
+pub(crate) fn network_cause(chain: &str) -> &'static str {
     let c = chain.to_ascii_lowercase();
     let any = |words: &[&str]| words.iter().any(|w| c.contains(w));
     if any(&[
@@ -424,9 +412,9 @@ where
 
 /// Slack over the SDK's own operation timeout: identity resolution (IMDS, AssumeRole) and
 /// the response body, which the SDK may not count.
-pub const CALL_SLACK: Duration = Duration::from_secs(10);
+pub(crate) const CALL_SLACK: Duration = Duration::from_secs(10);
 /// The bound of one AWS call, SDK retries and credential resolution included.
-pub const CALL_BOUND: Duration =
+pub(crate) const CALL_BOUND: Duration =
     Duration::from_secs(crate::aws::OPERATION_TIMEOUT.as_secs() + CALL_SLACK.as_secs());
 
 #[cfg(test)]

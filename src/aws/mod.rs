@@ -6,9 +6,9 @@
 //! what to check or when to activate: callers in `preflight`, `activation` and `daemon` do.
 //! Retries are the SDK's own; no second retry layer is stacked on an AWS call.
 
-pub mod datasync;
-pub mod ec2;
-pub mod error;
+pub(crate) mod datasync;
+pub(crate) mod ec2;
+pub(crate) mod error;
 mod sdk;
 
-pub use sdk::{ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, OPERATION_TIMEOUT, sdk_config, session_name};
+pub(crate) use sdk::{OPERATION_TIMEOUT, sdk_config};

@@ -22,15 +22,15 @@ use crate::redact::redact_url;
 use crate::support::error_chain::chain;
 
 /// One POST: a webhook that takes longer is treated as down.
-pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Retries of one alert stop after this long, so a dead webhook cannot back the queue up.
-pub const WEBHOOK_GIVE_UP_AFTER: Duration = Duration::from_secs(30);
+pub(crate) const WEBHOOK_GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 /// Alerts waiting for the webhook. Alerts are rare (minutes apart); 64 covers hours of a dead
 /// webhook at the shortest re-alert period without unbounded memory.
-pub const QUEUE_CAPACITY: usize = 64;
+pub(crate) const QUEUE_CAPACITY: usize = 64;
 
 /// journald MESSAGE_ID of each event kind (fixed forever: operators filter on them).
-pub fn message_id(kind: EventKind) -> &'static str {
+pub(crate) fn message_id(kind: EventKind) -> &'static str {
     match kind {
         EventKind::Offline => "c461c33282a842d7ade9471a05c9bd24",
         EventKind::StillOffline => "f74b3a1e1ee7444188dfa06d00116893",
@@ -43,7 +43,7 @@ pub fn message_id(kind: EventKind) -> &'static str {
 
 /// The webhook payload.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Alert {
+pub(crate) struct Alert {
     /// `offline`, `still_offline`, `recovered`, `api_errors`, `api_recovered`, `agent_missing`.
     pub event: &'static str,
     /// The agent.
@@ -68,7 +68,7 @@ pub struct Alert {
 
 /// Who the alerts are about.
 #[derive(Debug, Clone)]
-pub struct Subject {
+pub(crate) struct Subject {
     /// Agent ARN.
     pub agent_arn: String,
     /// Agent name.
@@ -82,7 +82,7 @@ fn rfc3339(t: SystemTime) -> String {
 }
 
 /// Builds the alert for an event.
-pub fn alert(e: &Event, who: &Subject, status: &str) -> Alert {
+pub(crate) fn alert(e: &Event, who: &Subject, status: &str) -> Alert {
     let outage = e
         .outage
         .map(|d| humantime::format_duration(Duration::from_secs(d.as_secs())).to_string());
@@ -128,7 +128,7 @@ pub fn alert(e: &Event, who: &Subject, status: &str) -> Alert {
 }
 
 /// This host's name, for alerts.
-pub fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default()
@@ -136,14 +136,14 @@ pub fn hostname() -> String {
 
 /// Sends alerts; cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Alerter {
+pub(crate) struct Alerter {
     tx: Option<mpsc::Sender<Alert>>,
     status: Arc<Status>,
 }
 
 impl Alerter {
     /// An alerter that posts to `webhook` (if any) from a background task.
-    pub fn spawn(webhook: Option<String>, status: Arc<Status>) -> Self {
+    pub(crate) fn spawn(webhook: Option<String>, status: Arc<Status>) -> Self {
         let tx = webhook.map(|url| {
             let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
             tokio::spawn(deliver(url, rx, status.clone()));
@@ -153,7 +153,7 @@ impl Alerter {
     }
 
     /// Raises one alert: journald now, the webhook in the background.
-    pub fn emit(&self, a: Alert) {
+    pub(crate) fn emit(&self, a: Alert) {
         journal(&a);
         self.status
             .update(|s| *s.alerts_total.entry(a.event.to_string()).or_default() += 1);

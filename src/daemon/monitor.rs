@@ -12,11 +12,11 @@ use crate::aws::datasync::{AgentInfo, AwsError};
 
 /// Consecutive failed polls before an `api_errors` alert: three polls (3 min at the default
 /// interval) rule out a blip while still catching expired credentials within minutes.
-pub const API_ERRORS_ALERT_AFTER: u32 = 3;
+pub(crate) const API_ERRORS_ALERT_AFTER: u32 = 3;
 
 /// What happened, worth telling a person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
+pub(crate) enum EventKind {
     /// The agent went OFFLINE.
     Offline,
     /// The agent is still OFFLINE (every `realert_every`).
@@ -33,7 +33,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, for metrics that list them all.
-    pub const ALL: [EventKind; 6] = [
+    pub(crate) const ALL: [EventKind; 6] = [
         EventKind::Offline,
         EventKind::StillOffline,
         EventKind::Recovered,
@@ -43,7 +43,7 @@ impl EventKind {
     ];
 
     /// Stable name: webhook `event` field and metric label.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             EventKind::Offline => "offline",
             EventKind::StillOffline => "still_offline",
@@ -57,7 +57,7 @@ impl EventKind {
 
 /// One event.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Event {
+pub(crate) struct Event {
     /// What.
     pub kind: EventKind,
     /// Since when the agent is OFFLINE (offline events).
@@ -81,7 +81,7 @@ impl Event {
 
 /// Thresholds, from `[monitor]`.
 #[derive(Debug, Clone, Copy)]
-pub struct Thresholds {
+pub(crate) struct Thresholds {
     /// `monitor.offline_after`.
     pub offline_after: u32,
     /// `monitor.realert_every`.
@@ -96,7 +96,7 @@ struct Outage {
 
 /// The state machine.
 #[derive(Debug, Default)]
-pub struct Monitor {
+pub(crate) struct Monitor {
     offline_polls: u32,
     outage: Option<Outage>,
     failed_polls: u32,
@@ -110,7 +110,7 @@ pub struct Monitor {
 
 impl Monitor {
     /// Whether the agent is declared OFFLINE, and since when.
-    pub fn offline_since(&self) -> Option<SystemTime> {
+    pub(crate) fn offline_since(&self) -> Option<SystemTime> {
         self.outage.map(|o| o.since)
     }
 
@@ -118,18 +118,18 @@ impl Monitor {
     /// visible" (DataSync is eventually consistent) and OFFLINE means "updating" (AWS updates a
     /// new agent's software); neither raises an alert. An outage that outlasts the grace is
     /// alerted at the first poll after it, with its real start.
-    pub fn settling_until(mut self, until: Instant) -> Self {
+    pub(crate) fn settling_until(mut self, until: Instant) -> Self {
         self.grace_until = Some(until);
         self
     }
 
     /// Whether `now` is inside the post-activation grace.
-    pub fn settling(&self, now: Instant) -> bool {
+    pub(crate) fn settling(&self, now: Instant) -> bool {
         self.grace_until.is_some_and(|g| now < g)
     }
 
     /// Feeds one DescribeAgent result; `now` is monotonic, `wall` is the wall clock.
-    pub fn observe(
+    pub(crate) fn observe(
         &mut self,
         result: Result<&AgentInfo, &AwsError>,
         t: Thresholds,

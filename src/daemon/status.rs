@@ -119,7 +119,7 @@ pub struct Snapshot {
 }
 
 /// Seconds since the epoch.
-pub fn epoch_seconds(t: SystemTime) -> f64 {
+pub(crate) fn epoch_seconds(t: SystemTime) -> f64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }

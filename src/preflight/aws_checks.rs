@@ -13,14 +13,14 @@ use crate::preflight::sg_rules::{Admission, admits, ranges};
 use crate::preflight::targets::{CONTROL_PORTS, HTTPS_PORT, SUPPORT_PORT};
 
 /// Addresses each DataSync task takes in the subnet (the article: four per task).
-pub const IPS_PER_TASK: i32 = 4;
+pub(crate) const IPS_PER_TASK: i32 = 4;
 
 fn aws(check: &str, status: Verdict, target: &str, detail: String, hint: String) -> Check {
     Check::new(Group::Aws, check, status, target, detail, hint)
 }
 
 /// The endpoint's type, service and state.
-pub fn endpoint_check(settings: &Settings, d: Option<&Discovery>) -> Check {
+pub(crate) fn endpoint_check(settings: &Settings, d: Option<&Discovery>) -> Check {
     let id = settings
         .endpoint
         .vpc_endpoint_id
@@ -72,7 +72,7 @@ pub fn endpoint_check(settings: &Settings, d: Option<&Discovery>) -> Check {
 }
 
 /// At least four free addresses per planned task in the chosen subnet.
-pub fn subnet_check(settings: &Settings, d: &Discovery) -> Check {
+pub(crate) fn subnet_check(settings: &Settings, d: &Discovery) -> Check {
     let Some(s) = &d.subnet else {
         return aws(
             "aws.subnet_free_ips",
@@ -113,7 +113,7 @@ pub fn subnet_check(settings: &Settings, d: &Discovery) -> Check {
 }
 
 /// Where the agent's traffic comes from: the agent's address, or the configured networks.
-pub async fn agent_sources(settings: &Settings) -> Vec<Cidr> {
+pub(crate) async fn agent_sources(settings: &Settings) -> Vec<Cidr> {
     if let Some(addr) = &settings.agent.address {
         if let Ok(ip) = addr.parse::<Ipv4Addr>() {
             return vec![Cidr::host(ip)];
@@ -131,7 +131,11 @@ pub async fn agent_sources(settings: &Settings) -> Vec<Cidr> {
 }
 
 /// Whether the endpoint's security groups admit 443 and 1024-1064 (and 22) from the agent.
-pub fn security_group_checks(settings: &Settings, d: &Discovery, sources: &[Cidr]) -> Vec<Check> {
+pub(crate) fn security_group_checks(
+    settings: &Settings,
+    d: &Discovery,
+    sources: &[Cidr],
+) -> Vec<Check> {
     let groups: Vec<&str> = d.endpoint_groups.iter().map(|g| g.id.as_str()).collect();
     let target = groups.join(",");
     let rules: Vec<_> = d
@@ -234,7 +238,7 @@ pub fn security_group_checks(settings: &Settings, d: &Discovery, sources: &[Cidr
 }
 
 /// This host's IPv4 networks (not loopback or link-local), from its interfaces.
-pub fn host_networks() -> Vec<Cidr> {
+pub(crate) fn host_networks() -> Vec<Cidr> {
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
         return Vec::new();
     };
@@ -254,7 +258,7 @@ pub fn host_networks() -> Vec<Cidr> {
 }
 
 /// The endpoint VPC's CIDRs must not overlap the agent's networks.
-pub fn overlap_check(settings: &Settings, d: &Discovery) -> Check {
+pub(crate) fn overlap_check(settings: &Settings, d: &Discovery) -> Check {
     let (mine, whose) = if settings.checks.source_cidrs.is_empty() {
         (host_networks(), "this host's interfaces")
     } else {
@@ -324,7 +328,7 @@ fn permission(action: &str, r: Result<(), AwsError>) -> Check {
 }
 
 /// Calls what activation and monitoring need, harmlessly, and names any missing IAM action.
-pub async fn permission_checks(
+pub(crate) async fn permission_checks(
     ec2: &Ec2,
     api: &ControlPlane,
     settings: &Settings,
@@ -368,7 +372,7 @@ pub async fn permission_checks(
 /// Every AWS-side check; also returns the discovery for the network probes and activation
 /// (`Ok(None)`: no endpoint configured, or EC2 says it does not exist; `Err`: EC2 could not be
 /// asked, which is not the same thing).
-pub async fn run(
+pub(crate) async fn run(
     ec2: &Ec2,
     api: &ControlPlane,
     settings: &Settings,

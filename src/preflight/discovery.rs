@@ -15,7 +15,7 @@ use crate::preflight::check::{Check, Group, Verdict};
 
 /// What discovery found and chose.
 #[derive(Debug, Clone, Serialize)]
-pub struct Discovery {
+pub(crate) struct Discovery {
     /// The endpoint as EC2 describes it.
     pub endpoint: Endpoint,
     /// Its network interfaces.
@@ -43,7 +43,10 @@ fn note(check: &str, target: &str, detail: String, hint: &str) -> Check {
 }
 
 /// Discovers the endpoint; `Ok(None)` when EC2 does not know it.
-pub async fn discover(ec2: &Ec2, settings: &Settings) -> Result<Option<Discovery>, AwsError> {
+pub(crate) async fn discover(
+    ec2: &Ec2,
+    settings: &Settings,
+) -> Result<Option<Discovery>, AwsError> {
     let e = &settings.endpoint;
     let Some(id) = &e.vpc_endpoint_id else {
         return Ok(None);
@@ -162,7 +165,7 @@ pub async fn discover(ec2: &Ec2, settings: &Settings) -> Result<Option<Discovery
 /// complete. Each gap is one EC2 shows for a while after an endpoint is created (eventual
 /// consistency; `pending` until its interfaces exist) — never a reason to edit the
 /// configuration on its own, so the caller retries.
-pub fn gap(settings: &Settings, d: Option<&Discovery>) -> Option<String> {
+pub(crate) fn gap(settings: &Settings, d: Option<&Discovery>) -> Option<String> {
     let e = &settings.endpoint;
     let id = e.vpc_endpoint_id.as_ref().map_or("", |v| v.as_str());
     let Some(d) = d else {
@@ -203,7 +206,7 @@ pub fn gap(settings: &Settings, d: Option<&Discovery>) -> Option<String> {
 
 impl Discovery {
     /// The values activation takes from discovery (those that parse as AWS ids).
-    pub fn discovered(&self) -> crate::config::Discovered {
+    pub(crate) fn discovered(&self) -> crate::config::Discovered {
         crate::config::Discovered {
             ip: self.ip,
             subnet_arn: self

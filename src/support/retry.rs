@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// Waits from `initial`, doubling up to `max`. (The builder, unlike a struct literal, also
 /// starts the *current* interval at the initial one.)
-pub fn exponential(initial: Duration, max: Duration) -> backoff::ExponentialBackoff {
+pub(crate) fn exponential(initial: Duration, max: Duration) -> backoff::ExponentialBackoff {
     backoff::ExponentialBackoffBuilder::new()
         .with_initial_interval(initial)
         .with_multiplier(2.0)
