@@ -16,7 +16,7 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
 
-pub use datasync_warden_parsers::{cidr, cli, config, ids, redact};
+pub use datasync_warden_parsers::{cidr, cli, config, host, ids, redact};
 
 pub(crate) mod activation;
 pub mod agent;

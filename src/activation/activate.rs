@@ -356,7 +356,8 @@ impl Activator {
             format!("checking ports {}{more}", what.join(", ")),
         ));
         let deadline = Instant::now() + self.settings.activation.deadline;
-        let mut retry = crate::support::retry::exponential(PORT_RETRY_INITIAL, PORT_RETRY_MAX);
+        let mut retry =
+            crate::support::retry::exponential(PORT_RETRY_INITIAL, PORT_RETRY_MAX, None);
         let timeout = self.settings.checks.timeout;
         loop {
             let probes = liveness::step(

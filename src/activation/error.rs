@@ -53,10 +53,10 @@ fn summary(failed: &[Probe]) -> String {
     failed
         .iter()
         .map(|p| {
-            let outcome = format!("{:?}", p.outcome).to_lowercase();
             format!(
-                "{} {outcome}",
-                crate::agent::probe::host_port(&p.target.host, p.target.port)
+                "{} {}",
+                crate::agent::probe::host_port(&p.target.host, p.target.port),
+                p.outcome.as_str()
             )
         })
         .collect::<Vec<_>>()
@@ -132,5 +132,36 @@ impl ActivationError {
                 .into(),
             ActivationError::Random(_) => "the kernel's getrandom(2) failed: check the host".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::probe::{Outcome, Target};
+
+    #[test]
+    fn failed_checks_use_the_outcome_names_of_check_and_metrics() {
+        let probe = |host: &str, outcome| Probe {
+            target: Target {
+                check: "agent.activation_port",
+                host: host.into(),
+                port: 80,
+                required: true,
+                need: String::new(),
+            },
+            outcome,
+            elapsed_ms: 1.0,
+            detail: None,
+            hint: String::new(),
+        };
+        let failed = vec![
+            probe("agent.example", Outcome::ResolveFailed),
+            probe("2001:db8::5", Outcome::Filtered),
+        ];
+        assert_eq!(
+            summary(&failed),
+            "agent.example:80 resolve_failed, [2001:db8::5]:80 filtered"
+        );
     }
 }

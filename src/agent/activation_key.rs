@@ -32,8 +32,6 @@ pub const MAX_BODY_BYTES: usize = 4096;
 pub const MAX_HEAD_BYTES: usize = 8192;
 /// First retry delay: the agent may still be booting; a second is cheap.
 const BACKOFF_INITIAL: Duration = Duration::from_secs(1);
-/// Each wait doubles (±50% jitter, the crate's default randomization).
-const BACKOFF_MULTIPLIER: f64 = 2.0;
 /// Longest wait between attempts: 30 s keeps a fixed security group noticed quickly.
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// The one documented agent error code.
@@ -317,12 +315,8 @@ impl KeyClient {
         on_retry: &(dyn Fn(&KeyError, Duration) + Sync),
     ) -> Result<ActivationKey, KeyError> {
         let started = Instant::now();
-        let backoff = backoff::ExponentialBackoffBuilder::new()
-            .with_initial_interval(BACKOFF_INITIAL)
-            .with_multiplier(BACKOFF_MULTIPLIER)
-            .with_max_interval(BACKOFF_MAX)
-            .with_max_elapsed_time(Some(deadline))
-            .build();
+        let backoff =
+            crate::support::retry::exponential(BACKOFF_INITIAL, BACKOFF_MAX, Some(deadline));
         let attempts = std::sync::atomic::AtomicU32::new(0);
         let last = std::sync::Mutex::new(None::<KeyError>);
         let op = || async {

@@ -31,6 +31,19 @@ pub enum Outcome {
     ResolveFailed,
 }
 
+impl Outcome {
+    /// The name in JSON, metrics and messages: the same as its serde name.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Open => "open",
+            Outcome::Refused => "refused",
+            Outcome::Filtered => "filtered",
+            Outcome::Unreachable => "unreachable",
+            Outcome::ResolveFailed => "resolve_failed",
+        }
+    }
+}
+
 /// One port to probe, and why.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Target {
@@ -236,6 +249,20 @@ mod tests {
             "filtered: no answer within 3s; a firewall or security group drops TCP 1040 to \
              172.16.1.10; DataSync needs 1024–1064 from the agent to the endpoint"
         );
+    }
+
+    #[test]
+    fn outcome_names_are_the_serialized_names() {
+        for o in [
+            Outcome::Open,
+            Outcome::Refused,
+            Outcome::Filtered,
+            Outcome::Unreachable,
+            Outcome::ResolveFailed,
+        ] {
+            let json = serde_json::to_string(&o).unwrap();
+            assert_eq!(json, format!("\"{}\"", o.as_str()));
+        }
     }
 
     #[test]

@@ -309,47 +309,24 @@ impl Ec2 {
     /// Whether the caller may call `action`: Ok(()) when EC2
     /// answers `DryRunOperation`, the classified error otherwise.
     pub(crate) async fn dry_run(&self, action: DryRun) -> Result<(), AwsError> {
+        // The same call shape for each action; only the operation differs.
+        macro_rules! dry_run {
+            ($call:ident) => {
+                self.ec2
+                    .$call()
+                    .dry_run(true)
+                    .send()
+                    .classified(action.name())
+                    .await
+                    .map(drop)
+            };
+        }
         let r = match action {
-            DryRun::VpcEndpoints => self
-                .ec2
-                .describe_vpc_endpoints()
-                .dry_run(true)
-                .send()
-                .classified(action.name())
-                .await
-                .map(drop),
-            DryRun::NetworkInterfaces => self
-                .ec2
-                .describe_network_interfaces()
-                .dry_run(true)
-                .send()
-                .classified(action.name())
-                .await
-                .map(drop),
-            DryRun::Subnets => self
-                .ec2
-                .describe_subnets()
-                .dry_run(true)
-                .send()
-                .classified(action.name())
-                .await
-                .map(drop),
-            DryRun::SecurityGroups => self
-                .ec2
-                .describe_security_groups()
-                .dry_run(true)
-                .send()
-                .classified(action.name())
-                .await
-                .map(drop),
-            DryRun::Vpcs => self
-                .ec2
-                .describe_vpcs()
-                .dry_run(true)
-                .send()
-                .classified(action.name())
-                .await
-                .map(drop),
+            DryRun::VpcEndpoints => dry_run!(describe_vpc_endpoints),
+            DryRun::NetworkInterfaces => dry_run!(describe_network_interfaces),
+            DryRun::Subnets => dry_run!(describe_subnets),
+            DryRun::SecurityGroups => dry_run!(describe_security_groups),
+            DryRun::Vpcs => dry_run!(describe_vpcs),
         };
         match r {
             // A service that ignores DryRun and answers for real has also proven the permission.

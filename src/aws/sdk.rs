@@ -62,8 +62,7 @@ pub(crate) async fn sdk_config(region: &ids::Region, aws: &AwsSettings) -> aws_c
 /// `datasync-warden@<host>`, trimmed to STS's 64-character limit and allowed characters, so
 /// CloudTrail shows which host assumed the role.
 pub(crate) fn session_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    format!("datasync-warden@{}", host.trim())
+    format!("datasync-warden@{}", crate::host::hostname())
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "=,.@-_".contains(c) {

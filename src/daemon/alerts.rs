@@ -25,6 +25,8 @@ use crate::support::error_chain::chain;
 pub(crate) const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Retries of one alert stop after this long, so a dead webhook cannot back the queue up.
 pub(crate) const WEBHOOK_GIVE_UP_AFTER: Duration = Duration::from_secs(30);
+/// First retry of a failed POST: 0.5 s doubling gives about six tries in WEBHOOK_GIVE_UP_AFTER.
+const WEBHOOK_RETRY_INITIAL: Duration = Duration::from_millis(500);
 /// Alerts waiting for the webhook. Alerts are rare (minutes apart); 64 covers hours of a dead
 /// webhook at the shortest re-alert period without unbounded memory.
 pub(crate) const QUEUE_CAPACITY: usize = 64;
@@ -119,19 +121,12 @@ pub(crate) fn alert(e: &Event, who: &Subject, status: &str) -> Alert {
         status: status.to_string(),
         since: e.since.map(rfc3339),
         outage_seconds: e.outage.map(|d| d.as_secs()),
-        host: hostname(),
+        host: crate::host::hostname(),
         // AWS's messages and the agent's name come from outside: no newline may forge a line
         // (or a journal field) in what a person or a webhook receiver reads.
         message: one_line(&message),
         at: rfc3339(SystemTime::now()),
     }
-}
-
-/// This host's name, for alerts.
-pub(crate) fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
 }
 
 /// Sends alerts; cheap to clone.
@@ -238,11 +233,11 @@ async fn deliver(url: String, mut rx: mpsc::Receiver<Alert>, status: Arc<Status>
     while let Some(alert) = rx.recv().await {
         // Strings, numbers and options only: serializing cannot fail.
         let body = Bytes::from(serde_json::to_vec(&alert).expect("alert serializes"));
-        // 0.5 s doubling, ±50% jitter: about six tries in WEBHOOK_GIVE_UP_AFTER.
-        let policy = backoff::ExponentialBackoffBuilder::new()
-            .with_multiplier(2.0)
-            .with_max_elapsed_time(Some(WEBHOOK_GIVE_UP_AFTER))
-            .build();
+        let policy = crate::support::retry::exponential(
+            WEBHOOK_RETRY_INITIAL,
+            WEBHOOK_GIVE_UP_AFTER,
+            Some(WEBHOOK_GIVE_UP_AFTER),
+        );
         let post = || async {
             post_once(&client, &url, body.clone(), WEBHOOK_TIMEOUT)
                 .await

@@ -55,18 +55,25 @@ impl Ctx {
         self.settings.borrow().clone()
     }
 
-    /// Sets the phase and the STATUS= line (logged when it changes).
+    /// Sets the phase and the STATUS= line (see [`announce`]).
     fn phase(&self, phase: Phase, text: String) {
-        let changed = self.status.update(|s| {
-            let changed = s.status_text != text;
+        announce(&self.status, &self.notifier, Some(phase), text);
+    }
+}
+
+/// The one place the STATUS= line changes: sets the phase (when given) and the text, and logs
+/// and notifies systemd only when the text changed, so a retry loop repeating itself does not
+/// flood the journal.
+fn announce(status: &Status, notifier: &Notifier, phase: Option<Phase>, text: String) {
+    let changed = status.update(|s| {
+        if let Some(phase) = phase {
             s.phase = phase;
-            s.status_text.clone_from(&text);
-            changed
-        });
-        if changed {
-            log::info!("{text}");
-            self.notifier.status(&text);
         }
+        (s.status_text != text).then(|| s.status_text.clone_from(&text))
+    });
+    if changed.is_some() {
+        log::info!("{text}");
+        notifier.status(&text);
     }
 }
 
@@ -214,7 +221,7 @@ async fn lifecycle(ctx: &Ctx) -> Result<()> {
 }
 
 async fn activate_until_done(ctx: &Ctx) -> Result<Known> {
-    let mut retry = crate::support::retry::exponential(PHASE_RETRY_INITIAL, PHASE_RETRY_MAX);
+    let mut retry = crate::support::retry::exponential(PHASE_RETRY_INITIAL, PHASE_RETRY_MAX, None);
     loop {
         let settings = ctx.settings();
         let activator = Activator::new(
@@ -282,11 +289,8 @@ fn progress_reporter(ctx: &Ctx) -> crate::activation::ProgressFn {
         s.agent.activation_port,
     );
     Arc::new(move |p: Progress<'_>| {
-        let text = match p {
-            Progress::Stage(stage, text) => {
-                status.update(|s| s.phase = Phase::from(stage));
-                text
-            }
+        let (phase, text) = match p {
+            Progress::Stage(stage, text) => (Some(Phase::from(stage)), text),
             Progress::Checks(checks) => {
                 // One gauge per check name: a group of ports passes only if every port did.
                 let mut fresh = std::collections::BTreeMap::new();
@@ -298,17 +302,15 @@ fn progress_reporter(ctx: &Ctx) -> crate::activation::ProgressFn {
             }
             Progress::KeyRetry(e, wait) => {
                 status.diagnose(e.kind(), e.to_string(), Some(e.hint()), false);
-                format!(
+                let text = format!(
                     "waiting for agent {agent}: {}, retry in {}",
                     e.short(),
                     secs(wait)
-                )
+                );
+                (None, text)
             }
         };
-        if status.update(|s| std::mem::replace(&mut s.status_text, text.clone())) != text {
-            log::info!("{text}");
-            notifier.status(&text);
-        }
+        announce(&status, &notifier, phase, text);
     })
 }
 

@@ -138,9 +138,7 @@ pub(super) fn http_url(v: &str) -> Result<String, String> {
 
 /// The default agent name: this host's name, with characters DataSync refuses replaced.
 pub(super) fn default_agent_name() -> AgentName {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let clean: String = host
-        .trim()
+    let clean: String = crate::host::hostname()
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "+=._:@/-".contains(c) {
