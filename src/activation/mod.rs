@@ -7,7 +7,10 @@
 //! daemon.
 
 mod activate;
+mod adopt;
 mod error;
+mod preflight;
+mod record;
 pub(crate) mod state;
 
 pub(crate) use activate::*;

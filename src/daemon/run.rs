@@ -330,57 +330,74 @@ fn grace_left(grace: Duration, at: Option<SystemTime>) -> Duration {
 }
 
 async fn monitor(ctx: &Ctx, known: Known) -> Result<()> {
-    let Known { arn, activated_at } = known;
     let settings = ctx.settings();
-    let left = grace_left(settings.monitor.activation_grace, activated_at);
-    if !left.is_zero() {
-        log::info!(
-            "{arn} was activated moments ago: \"does not exist\" and OFFLINE are expected for {} more",
-            secs(left)
-        );
-    }
-    let mut machine = Monitor::default().settling_until(Instant::now() + left);
-    // The agent lives in its ARN's Region: an agent adopted in the Region an interrupted run
-    // recorded stays there even if endpoint.region changed since.
-    let api = match crate::ids::arn_region(arn.as_str()) {
-        Some(r) if r != settings.endpoint.region.as_str() => {
-            log::warn!(
-                "{arn} is in {r}, not endpoint.region {}: monitoring it there",
-                settings.endpoint.region
-            );
-            ctx.api.for_region(r)
-        }
-        _ => ctx.api.clone(),
-    };
-    let mut who = Subject {
-        agent_arn: arn.to_string(),
-        agent_name: settings.agent.name.to_string(),
-        region: settings.endpoint.region.to_string(),
-    };
-    let mut alerter = (
-        settings.alerts.webhook.clone(),
-        Alerter::spawn(settings.alerts.webhook, ctx.status.clone()),
-    );
+    let mut watch = Watch::new(ctx, &settings, known);
     let mut settings_rx = ctx.settings.clone();
-    ctx.status.update(|s| s.agent_arn = Some(arn.to_string()));
     loop {
         let settings = ctx.settings();
-        if alerter.0 != settings.alerts.webhook {
-            alerter = (
-                settings.alerts.webhook.clone(),
-                Alerter::spawn(settings.alerts.webhook.clone(), ctx.status.clone()),
+        watch.poll(ctx, &settings).await;
+        let wait = jittered(settings.monitor.interval);
+        crate::support::liveness::expect_within(wait);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            // A reload applies at once (e.g. a shorter interval).
+            _ = settings_rx.changed() => {}
+        }
+    }
+}
+
+/// What the monitoring loop keeps between polls.
+struct Watch {
+    arn: AgentArn,
+    api: ControlPlane,
+    machine: Monitor,
+    who: Subject,
+    /// The webhook the alerter was started with, to restart it when a reload changes it.
+    webhook: Option<String>,
+    alerter: Alerter,
+}
+
+impl Watch {
+    fn new(ctx: &Ctx, settings: &Settings, known: Known) -> Watch {
+        let Known { arn, activated_at } = known;
+        let left = grace_left(settings.monitor.activation_grace, activated_at);
+        if !left.is_zero() {
+            log::info!(
+                "{arn} was activated moments ago: \"does not exist\" and OFFLINE are expected for {} more",
+                secs(left)
             );
         }
+        ctx.status.update(|s| s.agent_arn = Some(arn.to_string()));
+        Watch {
+            api: monitoring_api(ctx, settings, &arn),
+            machine: Monitor::default().settling_until(Instant::now() + left),
+            who: Subject {
+                agent_arn: arn.to_string(),
+                agent_name: settings.agent.name.to_string(),
+                region: settings.endpoint.region.to_string(),
+            },
+            webhook: settings.alerts.webhook.clone(),
+            alerter: Alerter::spawn(settings.alerts.webhook.clone(), ctx.status.clone()),
+            arn,
+        }
+    }
+
+    /// One DescribeAgent, its observation, the alerts it raises and the STATUS= line.
+    async fn poll(&mut self, ctx: &Ctx, settings: &Settings) {
+        if self.webhook != settings.alerts.webhook {
+            self.webhook.clone_from(&settings.alerts.webhook);
+            self.alerter = Alerter::spawn(self.webhook.clone(), ctx.status.clone());
+        }
         // The call promises its own bound (crate::support::liveness).
-        let result = api.describe_agent(&arn).await;
+        let result = self.api.describe_agent(&self.arn).await;
         let (now, wall) = (Instant::now(), SystemTime::now());
-        let settling = machine.settling(now);
+        let settling = self.machine.settling(now);
         match &result {
             Ok(info) => {
                 if let Some(name) = &info.name {
-                    who.agent_name.clone_from(name);
+                    self.who.agent_name.clone_from(name);
                 }
-                observe_info(ctx, &settings, info, wall);
+                observe_info(ctx, settings, info, wall);
             }
             // Expected while DataSync catches up with our own CreateAgent: not an error.
             Err(AwsError::NotFound { .. }) if settling => {}
@@ -392,8 +409,8 @@ async fn monitor(ctx: &Ctx, known: Known) -> Result<()> {
             offline_after: settings.monitor.offline_after,
             realert_every: settings.monitor.realert_every,
         };
-        let events = machine.observe(result.as_ref(), t, now, wall);
-        let since = machine.offline_since();
+        let events = self.machine.observe(result.as_ref(), t, now, wall);
+        let since = self.machine.offline_since();
         let snap = ctx.status.update(|s| {
             s.offline = since.is_some();
             s.offline_since = since.map(|t| humantime::format_rfc3339_seconds(t).to_string());
@@ -404,19 +421,27 @@ async fn monitor(ctx: &Ctx, known: Known) -> Result<()> {
             .clone()
             .unwrap_or_else(|| "UNKNOWN".into());
         for e in &events {
-            alerter.1.emit(alerts::alert(e, &who, &observed));
+            self.alerter.emit(alerts::alert(e, &self.who, &observed));
         }
         ctx.phase(
             Phase::Monitoring,
-            monitoring_text(&arn, &snap, &result, settling),
+            monitoring_text(&self.arn, &snap, &result, settling),
         );
-        let wait = jittered(settings.monitor.interval);
-        crate::support::liveness::expect_within(wait);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            // A reload applies at once (e.g. a shorter interval).
-            _ = settings_rx.changed() => {}
+    }
+}
+
+/// The agent lives in its ARN's Region: an agent adopted in the Region an interrupted run
+/// recorded stays there even if endpoint.region changed since.
+fn monitoring_api(ctx: &Ctx, settings: &Settings, arn: &AgentArn) -> ControlPlane {
+    match crate::ids::arn_region(arn.as_str()) {
+        Some(r) if r != settings.endpoint.region.as_str() => {
+            log::warn!(
+                "{arn} is in {r}, not endpoint.region {}: monitoring it there",
+                settings.endpoint.region
+            );
+            ctx.api.for_region(r)
         }
+        _ => ctx.api.clone(),
     }
 }
 

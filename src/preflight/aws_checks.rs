@@ -9,7 +9,7 @@ use crate::cidr::Cidr;
 use crate::config::Settings;
 use crate::preflight::check::{Check, Group, Verdict};
 use crate::preflight::discovery::Discovery;
-use crate::preflight::sg_rules::{Admission, admits, ranges};
+use crate::preflight::sg_rules::{Admission, Rule, admits, ranges};
 use crate::preflight::targets::{CONTROL_PORTS, HTTPS_PORT, SUPPORT_PORT};
 
 /// Addresses each DataSync task takes in the subnet (the article: four per task).
@@ -138,11 +138,6 @@ pub(crate) fn security_group_checks(
 ) -> Vec<Check> {
     let groups: Vec<&str> = d.endpoint_groups.iter().map(|g| g.id.as_str()).collect();
     let target = groups.join(",");
-    let rules: Vec<_> = d
-        .endpoint_groups
-        .iter()
-        .flat_map(|g| g.rules.iter().cloned())
-        .collect();
     if sources.is_empty() {
         return vec![aws(
             "aws.security_group",
@@ -152,89 +147,115 @@ pub(crate) fn security_group_checks(
             "set agent.address to its IPv4 address, or checks.source_cidrs to its networks".into(),
         )];
     }
-    let from = sources
-        .iter()
-        .map(Cidr::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut sets: Vec<(&str, Vec<u16>, bool)> = vec![
-        ("aws.security_group.https", vec![HTTPS_PORT], true),
-        (
+    let scope = Ingress {
+        rules: d
+            .endpoint_groups
+            .iter()
+            .flat_map(|g| g.rules.iter().cloned())
+            .collect(),
+        sources,
+        first_group: groups.first().copied().unwrap_or("the endpoint's group"),
+        from: sources
+            .iter()
+            .map(Cidr::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        target,
+    };
+    let mut checks = vec![
+        scope.check("aws.security_group.https", &[HTTPS_PORT], true),
+        scope.check(
             "aws.security_group.control_ports",
-            CONTROL_PORTS.collect(),
+            &CONTROL_PORTS.collect::<Vec<_>>(),
             true,
         ),
     ];
     if settings.checks.support_port {
-        sets.push(("aws.security_group.support_port", vec![SUPPORT_PORT], false));
+        checks.push(scope.check("aws.security_group.support_port", &[SUPPORT_PORT], false));
     }
-    sets.into_iter()
-        .map(|(name, ports, required)| {
-            let mut denied = Vec::new();
-            let mut unknown = Vec::new();
-            for &port in &ports {
-                for src in sources {
-                    match admits(&rules, port, src) {
-                        Admission::Allowed => {}
-                        Admission::Denied => denied.push(port),
-                        Admission::Unknown(why) => unknown.push((port, why)),
-                    }
+    checks
+}
+
+/// The endpoint's ingress rules and the agent's sources, for one check per set of ports.
+struct Ingress<'a> {
+    rules: Vec<Rule>,
+    sources: &'a [Cidr],
+    /// The group a missing rule should be added to.
+    first_group: &'a str,
+    /// The sources, for messages.
+    from: String,
+    /// The groups, for the check's target.
+    target: String,
+}
+
+impl Ingress<'_> {
+    /// Pass when a CIDR rule admits every port from every source; fail (warn when not
+    /// `required`) when some port is denied; warn when only unevaluable rules could admit it.
+    fn check(&self, name: &str, ports: &[u16], required: bool) -> Check {
+        let (target, from) = (&self.target, &self.from);
+        let mut denied = Vec::new();
+        let mut unknown = Vec::new();
+        for &port in ports {
+            for src in self.sources {
+                match admits(&self.rules, port, src) {
+                    Admission::Allowed => {}
+                    Admission::Denied => denied.push(port),
+                    Admission::Unknown(why) => unknown.push((port, why)),
                 }
             }
-            denied.dedup();
-            let what = if ports.len() == 1 {
-                format!("TCP {}", ports[0])
+        }
+        denied.dedup();
+        if !denied.is_empty() {
+            let status = if required {
+                Verdict::Fail
             } else {
-                format!("TCP {}-{}", ports[0], ports[ports.len() - 1])
+                Verdict::Warn
             };
-            if !denied.is_empty() {
-                let status = if required {
-                    Verdict::Fail
-                } else {
-                    Verdict::Warn
-                };
-                aws(
-                    name,
-                    status,
-                    &target,
-                    format!(
-                        "{target} do(es) not admit TCP {} from {from}",
-                        ranges(&denied)
-                    ),
-                    format!(
-                        "add an inbound rule to {} for TCP {} from {from}",
-                        groups.first().unwrap_or(&"the endpoint's group"),
-                        ranges(&denied)
-                    ),
-                )
-            } else if let Some((_, why)) = unknown.first() {
-                let mut ports: Vec<u16> = unknown.iter().map(|(p, _)| *p).collect();
-                ports.dedup();
-                aws(
-                    name,
-                    Verdict::Warn,
-                    &target,
-                    format!(
-                        "TCP {} is admitted only by rules naming {} — not evaluated",
-                        ranges(&ports),
-                        why.join(", ")
-                    ),
-                    format!(
-                        "confirm the agent ({from}) is covered by {}, or add a CIDR rule",
-                        why.join(", ")
-                    ),
-                )
-            } else {
-                aws(
-                    name,
-                    Verdict::Pass,
-                    &target,
-                    format!("{what} admitted from {from}"),
-                    String::new(),
-                )
-            }
-        })
-        .collect()
+            return aws(
+                name,
+                status,
+                target,
+                format!(
+                    "{target} do(es) not admit TCP {} from {from}",
+                    ranges(&denied)
+                ),
+                format!(
+                    "add an inbound rule to {} for TCP {} from {from}",
+                    self.first_group,
+                    ranges(&denied)
+                ),
+            );
+        }
+        if let Some((_, why)) = unknown.first() {
+            let mut ports: Vec<u16> = unknown.iter().map(|(p, _)| *p).collect();
+            ports.dedup();
+            return aws(
+                name,
+                Verdict::Warn,
+                target,
+                format!(
+                    "TCP {} is admitted only by rules naming {} — not evaluated",
+                    ranges(&ports),
+                    why.join(", ")
+                ),
+                format!(
+                    "confirm the agent ({from}) is covered by {}, or add a CIDR rule",
+                    why.join(", ")
+                ),
+            );
+        }
+        let what = match ports {
+            [one] => format!("TCP {one}"),
+            _ => format!("TCP {}-{}", ports[0], ports[ports.len() - 1]),
+        };
+        aws(
+            name,
+            Verdict::Pass,
+            target,
+            format!("{what} admitted from {from}"),
+            String::new(),
+        )
+    }
 }
 
 /// This host's IPv4 networks (not loopback or link-local), from its interfaces.
