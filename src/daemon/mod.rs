@@ -1,5 +1,5 @@
-//! `datasync-warden run`: the long-lived service. The run loop, its signals and the lifecycle
-//! of activation then monitoring (`run`); the in-memory status every reader shares
+//! `datasync-warden run`: the long-lived service. The run loop and its signals (`run`), the
+//! lifecycle of activation then monitoring (`lifecycle`), the monitoring loop (`watch`); the in-memory status every reader shares
 //! (`status`); the health endpoint (`health`) and its Prometheus exposition (`metrics`);
 //! the monitoring state machine (`monitor`); alert delivery (`alerts`); sd_notify
 //! (`systemd`).
@@ -10,10 +10,12 @@
 
 pub(crate) mod alerts;
 pub mod health;
+mod lifecycle;
 pub(crate) mod metrics;
 pub(crate) mod monitor;
 mod run;
 pub(crate) mod status;
 pub(crate) mod systemd;
+mod watch;
 
 pub use run::run;
