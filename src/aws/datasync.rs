@@ -3,7 +3,7 @@
 //! Every failure is classified into an [`AwsError`] (see [`crate::aws::error`]); the documented
 //! CreateAgent failures (DataSync API reference and troubleshooting guide) get their specific
 //! diagnosis. Retries of throttling and 5xx answers are the SDK's alone; each call also has its
-//! own bound ([`crate::aws::error::CALL_BOUND`]) so that nothing awaits AWS forever.
+//! own bound ([`crate::aws::call::CALL_BOUND`]) so that nothing awaits AWS forever.
 
 use std::time::SystemTime;
 
@@ -16,7 +16,7 @@ use crate::config::ActivationTarget;
 use crate::ids::{AgentArn, TagKey, TagValue};
 
 pub(crate) use crate::aws::error::AwsError;
-use crate::aws::error::{Classified, next_item};
+use crate::aws::{Classified, next_item};
 
 /// What DescribeAgent says about an agent.
 #[derive(Debug, Clone, Serialize)]

@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use aws_sdk_ec2::Client;
 use serde::Serialize;
 
+use crate::aws::Classified;
 use crate::aws::datasync::AwsError;
-use crate::aws::error::Classified;
 use crate::cidr::Cidr;
 
 /// One ingress rule, reduced to what matters here.

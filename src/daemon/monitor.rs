@@ -153,33 +153,7 @@ impl Monitor {
         }
         self.failed_polls = 0;
         match info.status.as_str() {
-            "OFFLINE" => {
-                self.offline_polls += 1;
-                let settling = self.settling(now);
-                match &mut self.outage {
-                    None if self.offline_polls >= t.offline_after && !settling => {
-                        let since = info.last_connection_time.unwrap_or(wall);
-                        self.outage = Some(Outage {
-                            since,
-                            last_alert: now,
-                        });
-                        events.push(Event {
-                            since: Some(since),
-                            ..Event::new(EventKind::Offline)
-                        });
-                    }
-                    Some(o) if now.duration_since(o.last_alert) >= t.realert_every => {
-                        o.last_alert = now;
-                        let outage = wall.duration_since(o.since).ok();
-                        events.push(Event {
-                            since: Some(o.since),
-                            outage,
-                            ..Event::new(EventKind::StillOffline)
-                        });
-                    }
-                    _ => {}
-                }
-            }
+            "OFFLINE" => events.extend(self.offline(info, t, now, wall)),
             "ONLINE" => {
                 self.offline_polls = 0;
                 if let Some(o) = self.outage.take() {
@@ -195,6 +169,42 @@ impl Monitor {
             _ => {}
         }
         events
+    }
+
+    /// An OFFLINE observation: the outage begins after `offline_after` of them (not while
+    /// settling), and is re-alerted every `realert_every` while it lasts.
+    fn offline(
+        &mut self,
+        info: &AgentInfo,
+        t: Thresholds,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Option<Event> {
+        self.offline_polls += 1;
+        let settling = self.settling(now);
+        match &mut self.outage {
+            None if self.offline_polls >= t.offline_after && !settling => {
+                let since = info.last_connection_time.unwrap_or(wall);
+                self.outage = Some(Outage {
+                    since,
+                    last_alert: now,
+                });
+                Some(Event {
+                    since: Some(since),
+                    ..Event::new(EventKind::Offline)
+                })
+            }
+            Some(o) if now.duration_since(o.last_alert) >= t.realert_every => {
+                o.last_alert = now;
+                let outage = wall.duration_since(o.since).ok();
+                Some(Event {
+                    since: Some(o.since),
+                    outage,
+                    ..Event::new(EventKind::StillOffline)
+                })
+            }
+            _ => None,
+        }
     }
 
     /// A failed poll: "does not exist" is debounced like OFFLINE (and expected while settling);

@@ -189,10 +189,8 @@ struct Ingress<'a> {
 }
 
 impl Ingress<'_> {
-    /// Pass when a CIDR rule admits every port from every source; fail (warn when not
-    /// `required`) when some port is denied; warn when only unevaluable rules could admit it.
-    fn check(&self, name: &str, ports: &[u16], required: bool) -> Check {
-        let (target, from) = (&self.target, &self.from);
+    /// The ports some source is denied on, and those only unevaluable rules could admit.
+    fn evaluate(&self, ports: &[u16]) -> (Vec<u16>, Vec<(u16, Vec<String>)>) {
         let mut denied = Vec::new();
         let mut unknown = Vec::new();
         for &port in ports {
@@ -205,6 +203,14 @@ impl Ingress<'_> {
             }
         }
         denied.dedup();
+        (denied, unknown)
+    }
+
+    /// Pass when a CIDR rule admits every port from every source; fail (warn when not
+    /// `required`) when some port is denied; warn when only unevaluable rules could admit it.
+    fn check(&self, name: &str, ports: &[u16], required: bool) -> Check {
+        let (target, from) = (&self.target, &self.from);
+        let (denied, unknown) = self.evaluate(ports);
         if !denied.is_empty() {
             let status = if required {
                 Verdict::Fail
@@ -403,7 +409,26 @@ pub(crate) async fn run(
     Result<Option<Discovery>, AwsError>,
 ) {
     let mut out = Vec::new();
-    let identity = match ec2.identity().await {
+    let identity = identity_check(ec2, &mut out).await;
+    let discovery = if settings.endpoint.vpc_endpoint_id.is_none() {
+        Ok(None)
+    } else {
+        discovery_check(ec2, settings, &mut out).await
+    };
+    if let Ok(Some(d)) = &discovery {
+        out.extend(d.notes.iter().cloned());
+        out.push(subnet_check(settings, d));
+        let sources = agent_sources(settings).await;
+        out.extend(security_group_checks(settings, d, &sources));
+        out.push(overlap_check(settings, d));
+    }
+    out.extend(permission_checks(ec2, api, settings, identity.as_ref()).await);
+    (out, identity, discovery)
+}
+
+/// `aws.identity`: who the credentials are (STS GetCallerIdentity).
+async fn identity_check(ec2: &Ec2, out: &mut Vec<Check>) -> Option<Identity> {
+    match ec2.identity().await {
         Ok(id) => {
             out.push(aws(
                 "aws.identity",
@@ -424,38 +449,31 @@ pub(crate) async fn run(
             ));
             None
         }
-    };
-    let discovery = if settings.endpoint.vpc_endpoint_id.is_none() {
-        Ok(None)
-    } else {
-        match crate::preflight::discovery::discover(ec2, settings).await {
-            Ok(d) => {
-                out.push(endpoint_check(settings, d.as_ref()));
-                Ok(d)
-            }
-            Err(e) => {
-                out.push(aws(
-                    "aws.endpoint",
-                    Verdict::Fail,
-                    settings
-                        .endpoint
-                        .vpc_endpoint_id
-                        .as_ref()
-                        .map_or("", |v| v.as_str()),
-                    e.to_string(),
-                    e.hint(),
-                ));
-                Err(e)
-            }
-        }
-    };
-    if let Ok(Some(d)) = &discovery {
-        out.extend(d.notes.iter().cloned());
-        out.push(subnet_check(settings, d));
-        let sources = agent_sources(settings).await;
-        out.extend(security_group_checks(settings, d, &sources));
-        out.push(overlap_check(settings, d));
     }
-    out.extend(permission_checks(ec2, api, settings, identity.as_ref()).await);
-    (out, identity, discovery)
+}
+
+/// `aws.endpoint`: the endpoint's discovery, and its state when found.
+async fn discovery_check(
+    ec2: &Ec2,
+    settings: &Settings,
+    out: &mut Vec<Check>,
+) -> Result<Option<Discovery>, AwsError> {
+    match crate::preflight::discovery::discover(ec2, settings).await {
+        Ok(d) => {
+            out.push(endpoint_check(settings, d.as_ref()));
+            Ok(d)
+        }
+        Err(e) => {
+            let id = settings.endpoint.vpc_endpoint_id.as_ref();
+            let target = id.map_or("", |v| v.as_str());
+            out.push(aws(
+                "aws.endpoint",
+                Verdict::Fail,
+                target,
+                e.to_string(),
+                e.hint(),
+            ));
+            Err(e)
+        }
+    }
 }

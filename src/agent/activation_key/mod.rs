@@ -13,7 +13,6 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-
 use crate::agent::probe::host_port;
 use crate::ids::Region;
 
