@@ -27,7 +27,6 @@ use super::record::{Held, Place, new_token};
 pub(crate) enum Activation {
     /// The state file (or `agent.arn`) already named an agent; nothing was activated.
     AlreadyActivated {
-        /// The agent.
         arn: AgentArn,
         /// DescribeAgent's answer, if it succeeded.
         info: Option<AgentInfo>,
@@ -35,13 +34,9 @@ pub(crate) enum Activation {
         activated_at: Option<std::time::SystemTime>,
     },
     /// An interrupted earlier run had activated the agent; it was found by its token.
-    Adopted {
-        /// The agent.
-        arn: AgentArn,
-    },
+    Adopted { arn: AgentArn },
     /// This run activated the agent.
     Created {
-        /// The agent.
         arn: AgentArn,
         /// DescribeAgent's answer, if it succeeded.
         info: Option<AgentInfo>,
@@ -329,7 +324,6 @@ pub(super) const STEP_SLACK: Duration = Duration::from_secs(10);
 /// The agent known without activating: from `agent.arn` or the state file.
 #[derive(Debug, Clone)]
 pub(crate) struct Known {
-    /// The agent.
     pub arn: AgentArn,
     /// When this host activated it (None for `agent.arn`).
     pub activated_at: Option<std::time::SystemTime>,

@@ -15,7 +15,6 @@ pub(crate) enum ActivationError {
     /// A required port check failed.
     #[error("{} required port check(s) failed: {}", failed.len(), summary(failed))]
     Checks {
-        /// The failed probes.
         failed: Vec<Probe>,
         /// An `activating` record exists: an earlier run may have activated the agent.
         interrupted: bool,
@@ -39,9 +38,7 @@ pub(crate) enum ActivationError {
     /// A step overran its own bound and was cancelled.
     #[error("{step} did not finish within {} (cancelled)", humantime::format_duration(*after))]
     Stalled {
-        /// The step.
         step: &'static str,
-        /// Its bound.
         after: std::time::Duration,
     },
     /// The OS random source failed (the activation token).

@@ -51,7 +51,6 @@ pub(crate) struct Target {
     pub check: &'static str,
     /// Host name or IP.
     pub host: String,
-    /// TCP port.
     pub port: u16,
     /// Whether a failure blocks activation.
     pub required: bool,
@@ -63,10 +62,8 @@ pub(crate) struct Target {
 /// The result of probing one [`Target`].
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Probe {
-    /// What was probed.
     #[serde(flatten)]
     pub target: Target,
-    /// What was found.
     pub outcome: Outcome,
     /// Time to the outcome, in milliseconds.
     pub elapsed_ms: f64,
@@ -98,7 +95,6 @@ pub(crate) async fn probe_all(targets: Vec<Target>, timeout: Duration) -> Vec<Pr
     out
 }
 
-/// Probes one target.
 pub(crate) async fn probe_one(target: Target, timeout: Duration) -> Probe {
     let start = Instant::now();
     let (outcome, detail) = match tokio::time::timeout(timeout, connect(&target)).await {

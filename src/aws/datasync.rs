@@ -11,9 +11,9 @@ use aws_sdk_datasync::Client;
 use aws_sdk_datasync::types::TagListEntry;
 use serde::Serialize;
 
-use crate::agent::activation_key::ActivationKey;
 use crate::config::ActivationTarget;
 use crate::ids::{AgentArn, TagKey, TagValue};
+use datasync_warden_parsers::activation_response::ActivationKey;
 
 pub(crate) use crate::aws::error::AwsError;
 use crate::aws::{Classified, next_item};
@@ -95,7 +95,6 @@ impl ControlPlane {
         })
     }
 
-    /// DescribeAgent.
     pub(crate) async fn describe_agent(&self, arn: &AgentArn) -> Result<AgentInfo, AwsError> {
         let out = self
             .client

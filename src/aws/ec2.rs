@@ -54,7 +54,6 @@ pub(crate) struct Eni {
     pub ip: Option<Ipv4Addr>,
 }
 
-/// A subnet.
 #[derive(Debug, Clone, Serialize)]
 #[allow(missing_docs)]
 pub(crate) struct Subnet {
@@ -206,7 +205,6 @@ impl Ec2 {
             .collect())
     }
 
-    /// Subnets by id.
     pub(crate) async fn subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, AwsError> {
         if ids.is_empty() {
             return Ok(Vec::new());

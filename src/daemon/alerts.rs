@@ -48,11 +48,8 @@ pub(crate) fn message_id(kind: EventKind) -> &'static str {
 pub(crate) struct Alert {
     /// `offline`, `still_offline`, `recovered`, `api_errors`, `api_recovered`, `agent_missing`.
     pub event: &'static str,
-    /// The agent.
     pub agent_arn: String,
-    /// Its name.
     pub agent_name: String,
-    /// Its Region.
     pub region: String,
     /// Last observed status (ONLINE / OFFLINE / UNKNOWN).
     pub status: String,
@@ -71,11 +68,8 @@ pub(crate) struct Alert {
 /// Who the alerts are about.
 #[derive(Debug, Clone)]
 pub(crate) struct Subject {
-    /// Agent ARN.
     pub agent_arn: String,
-    /// Agent name.
     pub agent_name: String,
-    /// Region.
     pub region: String,
 }
 

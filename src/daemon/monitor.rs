@@ -55,10 +55,8 @@ impl EventKind {
     }
 }
 
-/// One event.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Event {
-    /// What.
     pub kind: EventKind,
     /// Since when the agent is OFFLINE (offline events).
     pub since: Option<SystemTime>,
@@ -94,7 +92,6 @@ struct Outage {
     last_alert: Instant,
 }
 
-/// The state machine.
 #[derive(Debug, Default)]
 pub(crate) struct Monitor {
     offline_polls: u32,

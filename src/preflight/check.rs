@@ -31,18 +31,14 @@ pub(crate) enum Group {
     Permissions,
 }
 
-/// One check.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Check {
-    /// Section.
     pub group: Group,
     /// Stable name, e.g. `aws.subnet_free_ips`.
     pub check: String,
-    /// Verdict.
     pub status: Verdict,
     /// What was checked (host:port, resource id, IAM action).
     pub target: String,
-    /// What was found.
     pub detail: String,
     /// What to do (empty when passed).
     pub hint: String,

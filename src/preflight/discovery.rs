@@ -18,7 +18,6 @@ use crate::preflight::check::{Check, Group, Verdict};
 pub(crate) struct Discovery {
     /// The endpoint as EC2 describes it.
     pub endpoint: Endpoint,
-    /// Its network interfaces.
     pub enis: Vec<Eni>,
     /// The endpoint IP to send as `privateLinkEndpoint`.
     pub ip: Option<Ipv4Addr>,

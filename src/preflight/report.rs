@@ -15,7 +15,6 @@ pub(crate) const CHECK_SCHEMA: u32 = 2;
 /// Everything `check` found.
 #[derive(Debug, Serialize)]
 pub(crate) struct CheckReport {
-    /// Schema version.
     pub schema: u32,
     /// No check failed.
     pub ok: bool,

@@ -35,18 +35,14 @@ pub(crate) enum Record {
         activation_token: String,
         /// Agent name used for CreateAgent (narrows the search when adopting).
         agent_name: String,
-        /// Region.
         region: String,
         /// When this attempt started (RFC 3339).
         started_at: String,
     },
     /// The agent exists.
     Activated {
-        /// The agent.
         agent_arn: AgentArn,
-        /// Its name.
         agent_name: String,
-        /// Region.
         region: String,
         /// The VPC endpoint it was activated through.
         vpc_endpoint_id: String,
@@ -68,11 +64,9 @@ pub(crate) enum Record {
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct StateFile {
-    /// Schema version.
     pub version: u32,
     /// `/etc/machine-id` of the machine that wrote it.
     pub machine_id: String,
-    /// The record.
     #[serde(flatten)]
     pub record: Record,
 }
@@ -83,12 +77,7 @@ pub(crate) enum Loaded {
     /// No state file: not activated from this host.
     Absent,
     /// Written on another machine (image cloned after activation): not trusted.
-    Foreign {
-        /// Its machine id.
-        theirs: String,
-        /// Ours.
-        ours: String,
-    },
+    Foreign { theirs: String, ours: String },
     /// Ours.
     Mine(Box<StateFile>),
 }
@@ -103,13 +92,11 @@ pub(crate) enum StateError {
         op: &'static str,
         /// The file or directory.
         path: PathBuf,
-        /// Why.
         source: io::Error,
     },
     /// The file exists but is not a state file this version understands.
     #[error("{} is not a valid state file: {detail}", path.display())]
     Corrupt {
-        /// The file.
         path: PathBuf,
         /// Parser's words.
         detail: String,
@@ -123,7 +110,6 @@ pub(crate) enum StateError {
     /// Another process holds the state directory's lock.
     #[error("the state directory {} is in use by {holder} (waited {})", dir.display(), humantime::format_duration(*waited))]
     Locked {
-        /// The state directory.
         dir: PathBuf,
         /// What the lock file says about its holder (pid and command).
         holder: String,
