@@ -62,15 +62,7 @@ pub(crate) async fn sdk_config(region: &ids::Region, aws: &AwsSettings) -> aws_c
 /// `datasync-warden@<host>`, trimmed to STS's 64-character limit and allowed characters, so
 /// CloudTrail shows which host assumed the role.
 pub(crate) fn session_name() -> String {
-    format!("datasync-warden@{}", crate::host::hostname())
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "=,.@-_".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect()
+    let name = format!("datasync-warden@{}", crate::host::hostname());
+    // STS's RoleSessionName: [\w+=,.@-]{2,64} (+ left out, as before).
+    crate::ids::sanitized(&name, "=,.@-_", 64)
 }
