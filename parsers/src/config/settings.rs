@@ -434,3 +434,6 @@ pub struct Discovered {
     /// The chosen security group.
     pub security_group_arn: Option<SecurityGroupArn>,
 }
+
+#[cfg(test)]
+mod tests;
