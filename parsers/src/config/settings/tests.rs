@@ -6,189 +6,139 @@ use std::path::Path;
 
 use crate::config::{ConfigError, from_str};
 
-/// One key and the values it takes in turn: `None` is "not set"; each rejected value is
-/// replaced by the next one, and the last one of every key is valid (or absent).
-struct Key {
-    section: &'static str,
-    name: &'static str,
-    values: Vec<Option<String>>,
-}
+/// Not set: the key is left out of the file.
+const UNSET: &str = "";
+/// Stands for 50 valid tags, one more than allowed.
+const MANY_TAGS: &str = "<50 tags>";
 
-fn key(section: &'static str, name: &'static str, values: &[Option<&str>]) -> Key {
-    let values = values.iter().map(|v| v.map(str::to_string)).collect();
-    Key {
-        section,
-        name,
-        values,
+/// Every key (section, name) and the TOML values it takes in turn, bad ones first (several
+/// where a key has several checks): each rejected value is replaced by the next one, and the
+/// last one of every key is valid or [`UNSET`].
+const KEYS: &[(&str, &str, &[&str])] = &[
+    (
+        "agent",
+        "address",
+        &["\"http://10.0.0.5:80\"", "\"10.0.0.5\""],
+    ),
+    ("agent", "name", &["\"a!b\"", "\"warden-1\""]),
+    ("agent", "activation_port", &["0", "70000", "8080"]),
+    (
+        "agent",
+        "arn",
+        &[
+            "\"arn:nope\"",
+            "\"arn:aws:datasync:eu-west-1:111122223333:agent/agent-0123456789abcdef0\"",
+        ],
+    ),
+    ("endpoint", "region", &[UNSET, "\"EU\"", "\"eu-west-1\""]),
+    (
+        "endpoint",
+        "vpc_endpoint_id",
+        &["\"vpce-x\"", "\"vpce-0123456789abcdef0\""],
+    ),
+    ("endpoint", "ip", &["\"::1\"", "\"172.16.1.10\""]),
+    (
+        "endpoint",
+        "subnet_arn",
+        &[
+            "[\"a\", \"b\"]",
+            "\"nope\"",
+            "\"arn:aws:ec2:us-east-1:111122223333:subnet/subnet-0123456789abcdef0\"",
+            "[\"arn:aws:ec2:eu-west-1:111122223333:subnet/subnet-0123456789abcdef0\"]",
+        ],
+    ),
+    (
+        "endpoint",
+        "security_group_arn",
+        &[
+            "[\"a\", \"b\"]",
+            "\"nope\"",
+            "\"arn:aws:ec2:us-east-1:111122223333:security-group/sg-0123456789abcdef0\"",
+            "\"arn:aws:ec2:eu-west-1:111122223333:security-group/sg-0123456789abcdef0\"",
+        ],
+    ),
+    ("aws", "profile", &["\"\"", "\"p\""]),
+    (
+        "aws",
+        "role_arn",
+        &["\"x\"", "\"arn:aws:iam::111122223333:role/r\""],
+    ),
+    ("aws", "external_id", &["\"!\"", "\"ext-1\""]),
+    (
+        "aws",
+        "endpoint_url",
+        &["\"ftp://x\"", "\"http://127.0.0.1:1\""],
+    ),
+    (
+        "activation",
+        "deadline",
+        &["\"soon\"", "\"0s\"", "\"26m\"", "\"5m\""],
+    ),
+    (
+        "activation",
+        "request_timeout",
+        &["\"50ms\"", "\"3m\"", "\"20s\""],
+    ),
+    (
+        "activation",
+        "tags",
+        &[
+            "{ \"aws:x\" = \"y\" }",
+            "{ \"datasync-warden:activation-token\" = \"y\" }",
+            "{ \"a!b\" = \"y\" }",
+            "{ k = \"a!b\" }",
+            MANY_TAGS,
+            "{ a = \"1\", b = \"2\" }",
+        ],
+    ),
+    ("checks", "timeout", &["\"1ms\"", "\"2m\"", "\"3s\""]),
+    ("checks", "control_ports", &["true"]),
+    ("checks", "support_port", &["true"]),
+    ("checks", "aws", &["false"]),
+    ("checks", "planned_tasks", &["0", "1001", "3"]),
+    (
+        "checks",
+        "source_cidrs",
+        &["[\"10.0.0.0/8\", \"bad\"]", "[\"10.0.0.0/8\"]"],
+    ),
+    ("monitor", "interval", &["\"0s\"", "\"2h\"", "\"30s\""]),
+    ("monitor", "offline_after", &["-1", "5"]),
+    ("monitor", "realert_every", &["\"8d\"", "\"1h\""]),
+    ("monitor", "activation_grace", &["\"25h\"", "\"0s\""]),
+    (
+        "alerts",
+        "webhook",
+        &["\"ftp://h/SECRET\"", "\"https://h/SECRET\""],
+    ),
+    ("health", "listen", &["\"localhost\"", "\"127.0.0.1:9999\""]),
+    ("state", "dir", &["\"rel\"", "\"/var/tmp/w\""]),
+];
+
+/// The TOML text of one value of [`KEYS`].
+fn toml_value(v: &str) -> String {
+    if v != MANY_TAGS {
+        return v.to_string();
     }
-}
-
-/// Every key, each starting with bad values (several where a key has several checks).
-fn keys() -> Vec<Key> {
-    let many_tags = (0..50)
+    let tags = (0..50)
         .map(|i| format!("t{i:02} = \"v\""))
         .collect::<Vec<_>>()
         .join(", ");
-    let many_tags = format!("{{ {many_tags} }}");
-    let other = "arn:aws:ec2:us-east-1:111122223333";
-    let here = "arn:aws:ec2:eu-west-1:111122223333";
-    let subnet_other = format!("\"{other}:subnet/subnet-0123456789abcdef0\"");
-    let subnet_here = format!("\"{here}:subnet/subnet-0123456789abcdef0\"");
-    let sg_other = format!("\"{other}:security-group/sg-0123456789abcdef0\"");
-    let sg_here = format!("\"{here}:security-group/sg-0123456789abcdef0\"");
-    vec![
-        key(
-            "agent",
-            "address",
-            &[Some("\"http://10.0.0.5:80\""), Some("\"10.0.0.5\"")],
-        ),
-        key("agent", "name", &[Some("\"a!b\""), Some("\"warden-1\"")]),
-        key(
-            "agent",
-            "activation_port",
-            &[Some("0"), Some("70000"), Some("8080")],
-        ),
-        key(
-            "agent",
-            "arn",
-            &[
-                Some("\"arn:nope\""),
-                Some("\"arn:aws:datasync:eu-west-1:111122223333:agent/agent-0123456789abcdef0\""),
-            ],
-        ),
-        key(
-            "endpoint",
-            "region",
-            &[None, Some("\"EU\""), Some("\"eu-west-1\"")],
-        ),
-        key(
-            "endpoint",
-            "vpc_endpoint_id",
-            &[Some("\"vpce-x\""), Some("\"vpce-0123456789abcdef0\"")],
-        ),
-        key(
-            "endpoint",
-            "ip",
-            &[Some("\"::1\""), Some("\"172.16.1.10\"")],
-        ),
-        key(
-            "endpoint",
-            "subnet_arn",
-            &[
-                Some("[\"a\", \"b\"]"),
-                Some("\"nope\""),
-                Some(&subnet_other),
-                Some(&format!("[{subnet_here}]")),
-            ],
-        ),
-        key(
-            "endpoint",
-            "security_group_arn",
-            &[
-                Some("[\"a\", \"b\"]"),
-                Some("\"nope\""),
-                Some(&sg_other),
-                Some(&sg_here),
-            ],
-        ),
-        key("aws", "profile", &[Some("\"\""), Some("\"p\"")]),
-        key(
-            "aws",
-            "role_arn",
-            &[Some("\"x\""), Some("\"arn:aws:iam::111122223333:role/r\"")],
-        ),
-        key("aws", "external_id", &[Some("\"!\""), Some("\"ext-1\"")]),
-        key(
-            "aws",
-            "endpoint_url",
-            &[Some("\"ftp://x\""), Some("\"http://127.0.0.1:1\"")],
-        ),
-        key(
-            "activation",
-            "deadline",
-            &[
-                Some("\"soon\""),
-                Some("\"0s\""),
-                Some("\"26m\""),
-                Some("\"5m\""),
-            ],
-        ),
-        key(
-            "activation",
-            "request_timeout",
-            &[Some("\"50ms\""), Some("\"3m\""), Some("\"20s\"")],
-        ),
-        key(
-            "activation",
-            "tags",
-            &[
-                Some("{ \"aws:x\" = \"y\" }"),
-                Some("{ \"datasync-warden:activation-token\" = \"y\" }"),
-                Some("{ \"a!b\" = \"y\" }"),
-                Some("{ k = \"a!b\" }"),
-                Some(&many_tags),
-                Some("{ a = \"1\", b = \"2\" }"),
-            ],
-        ),
-        key(
-            "checks",
-            "timeout",
-            &[Some("\"1ms\""), Some("\"2m\""), Some("\"3s\"")],
-        ),
-        key("checks", "control_ports", &[Some("true")]),
-        key("checks", "support_port", &[Some("true")]),
-        key("checks", "aws", &[Some("false")]),
-        key(
-            "checks",
-            "planned_tasks",
-            &[Some("0"), Some("1001"), Some("3")],
-        ),
-        key(
-            "checks",
-            "source_cidrs",
-            &[Some("[\"10.0.0.0/8\", \"bad\"]"), Some("[\"10.0.0.0/8\"]")],
-        ),
-        key(
-            "monitor",
-            "interval",
-            &[Some("\"0s\""), Some("\"2h\""), Some("\"30s\"")],
-        ),
-        key("monitor", "offline_after", &[Some("-1"), Some("5")]),
-        key(
-            "monitor",
-            "realert_every",
-            &[Some("\"8d\""), Some("\"1h\"")],
-        ),
-        key(
-            "monitor",
-            "activation_grace",
-            &[Some("\"25h\""), Some("\"0s\"")],
-        ),
-        key(
-            "alerts",
-            "webhook",
-            &[Some("\"ftp://h/SECRET\""), Some("\"https://h/SECRET\"")],
-        ),
-        key(
-            "health",
-            "listen",
-            &[Some("\"localhost\""), Some("\"127.0.0.1:9999\"")],
-        ),
-        key("state", "dir", &[Some("\"rel\""), Some("\"/var/tmp/w\"")]),
-    ]
+    format!("{{ {tags} }}")
 }
 
 /// The configuration text for each key's current value, one table per section.
-fn text(keys: &[Key], at: &[usize]) -> String {
+fn text(at: &[usize]) -> String {
     let mut out = String::new();
-    let mut section = "";
-    for (k, &i) in keys.iter().zip(at) {
-        let Some(v) = &k.values[i] else { continue };
-        if k.section != section {
-            section = k.section;
+    let mut current = "";
+    for (&(section, name, values), &i) in KEYS.iter().zip(at) {
+        if values[i] == UNSET {
+            continue;
+        }
+        if section != current {
+            current = section;
             writeln!(out, "[{section}]").unwrap();
         }
-        writeln!(out, "{} = {v}", k.name).unwrap();
+        writeln!(out, "{name} = {}", toml_value(values[i])).unwrap();
     }
     out
 }
@@ -203,11 +153,10 @@ fn error_key(e: &ConfigError) -> &'static str {
 /// Validates, and on each error moves the key it names to its next value, until the
 /// configuration is accepted: the errors in the order they came, then the settings.
 fn walk() -> String {
-    let keys = keys();
-    let mut at = vec![0; keys.len()];
+    let mut at = vec![0; KEYS.len()];
     let mut out = String::new();
     loop {
-        match from_str(Path::new("/c.toml"), &text(&keys, &at)) {
+        match from_str(Path::new("/c.toml"), &text(&at)) {
             Ok(s) => {
                 writeln!(out, "{s:#?}").unwrap();
                 return out;
@@ -215,15 +164,12 @@ fn walk() -> String {
             Err(e) => {
                 writeln!(out, "{e}").unwrap();
                 let key = error_key(&e);
-                let i = keys
+                let i = KEYS
                     .iter()
-                    .position(|k| key == format!("{}.{}", k.section, k.name))
+                    .position(|(section, name, _)| key == format!("{section}.{name}"))
                     .unwrap_or_else(|| panic!("unknown key {key}"));
                 at[i] += 1;
-                assert!(
-                    at[i] < keys[i].values.len(),
-                    "{key}'s last value rejected: {e}"
-                );
+                assert!(at[i] < KEYS[i].2.len(), "{key}'s last value rejected: {e}");
             }
         }
     }
