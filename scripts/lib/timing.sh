@@ -2,7 +2,10 @@
 # Step timings for the CI log, shared by scripts/test, scripts/fuzz, scripts/package and
 # scripts/package-test (sourced, never run).
 #
-# Every timed step appends one line "start|depth|status|seconds|name" to the file $DSW_TIMINGS.
+# Every timed step appends one line "start|depth|status|seconds|name|cpu" to the file
+# $DSW_TIMINGS: wall-clock seconds and the CPU seconds (user + system) of the processes it ran.
+# The CPU column does not grow when another job shares the 2 cores; wall time does, so both are
+# shown (a background step's wall time overlaps the foreground's).
 # The outermost script (the one that finds DSW_TIMINGS unset) creates the file and prints the
 # table at exit, failure included; a script it runs appends to the same file one level deeper, so
 # scripts/test's summary shows scripts/package-test's and scripts/package's own steps indented
@@ -24,29 +27,41 @@ timing_init() {
   fi
 }
 
-# timing_record START STATUS NAME: a step that began at START (timing_now) ended with STATUS
-# (PASS, FAIL, SKIP).
+# timing_record START STATUS NAME [CPU]: a step that began at START (timing_now) ended with
+# STATUS (PASS, FAIL, SKIP) after CPU seconds of processing (empty: not measured).
 timing_record() {
-  printf '%s|%s|%s|%s|%s\n' "$1" "${DSW_TIMING_DEPTH:-0}" "$2" "$(timing_since "$1")" "$3" >>"$DSW_TIMINGS"
+  printf '%s|%s|%s|%s|%s|%s\n' "$1" "${DSW_TIMING_DEPTH:-0}" "$2" "$(timing_since "$1")" "$3" "${4:-}" >>"$DSW_TIMINGS"
+}
+
+# timing_cpu FILE: writes the user + system seconds of this shell's reaped children (the `times`
+# builtin's second line) to FILE. `times` must run in this shell, not in a pipe or $(...): a
+# forked subshell starts with no children's time.
+timing_cpu() {
+  times >"$1.times"
+  awk 'NR == 2 { gsub(/[ms]/, " "); printf "%.1f", $1 * 60 + $2 + $3 * 60 + $4 }' "$1.times" >"$1"
+  rm -f "$1.times"
 }
 
 # timed NAME COMMAND...: runs COMMAND in a subshell with errexit in force (so a shell function
 # works as a step; never call `timed` inside `if`, `||` or `&&`, where bash ignores errexit),
 # records its time and status, and returns its exit status.
 timed() {
-  local name=$1 t0 rc status=PASS
+  local name=$1 t0 rc status=PASS cpu_file errexit=$-
   shift
   t0=$(timing_now)
+  cpu_file=$(mktemp "${DSW_TIMINGS}.cpu.XXXXXX")
   set +e
   (
     set -euo pipefail
+    trap 'timing_cpu "$cpu_file"' EXIT
     DSW_TIMING_DEPTH=$((${DSW_TIMING_DEPTH:-0} + 1))
     "$@"
   )
   rc=$?
-  set -e
+  [[ $errexit != *e* ]] || set -e
   [ "$rc" = 0 ] || status=FAIL
-  timing_record "$t0" "$status" "$name"
+  timing_record "$t0" "$status" "$name" "$(cat "$cpu_file" 2>/dev/null)"
+  rm -f "$cpu_file"
   return "$rc"
 }
 
@@ -60,9 +75,11 @@ timing_summary() {
   local title=$1
   echo
   echo "================================ timings: $title ================================"
-  sort -t'|' -k1,1n "$DSW_TIMINGS" | while IFS='|' read -r _ depth status secs name; do
-    printf '%-4s %8ss  %*s%s\n' "$status" "$secs" $((depth * 2)) '' "$name"
+  printf '%-4s %9s %9s  %s\n' "" wall cpu step
+  sort -t'|' -k1,1n "$DSW_TIMINGS" | while IFS='|' read -r _ depth status secs name cpu; do
+    printf '%-4s %8ss %8s%s  %*s%s\n' "$status" "$secs" "${cpu:--}" "${cpu:+s}" $((depth * 2)) '' "$name"
   done
-  echo "total ${title}: $(timing_since "$TIMING_T0")s wall clock"
+  timing_cpu "$DSW_TIMINGS.total"
+  echo "total ${title}: $(timing_since "$TIMING_T0")s wall clock, $(cat "$DSW_TIMINGS.total")s CPU"
   rm -f "$DSW_TIMINGS" "$DSW_TIMINGS".*
 }
