@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The cargo-installed tools of the test scripts (cargo-deb, cargo-generate-rpm, cargo-fuzz),
+# The cargo-installed tools of the test scripts (cargo-deb, cargo-fuzz),
 # installed only when missing. Sourced after scripts/lib/timing.sh.
 #
 # They run once per CI run on small inputs, so they are built for build time, not speed: no LTO,
