@@ -4,22 +4,23 @@
 //!
 //! Layers, each a folder; a layer uses only the layers before it in this list:
 //!
-//! 1. the parsers crate, re-exported here: [`config`] (TOML fragments → validated settings),
-//!    [`ids`] (AWS identifiers and ARN rules), [`cidr`], [`redact`], [`cli`]; and [`support`]
+//! 1. the parsers crate, re-exported here: `config` (TOML fragments → validated settings),
+//!    `ids` (AWS identifiers and ARN rules), `cidr`, `redact`, `cli`; and `support`
 //!    (error chains, liveness promises, the backoff builder, process hardening);
-//! 2. [`aws`] (SDK configuration, error classification, DataSync, EC2/STS) and [`agent`] (TCP
+//! 2. `aws` (SDK configuration, error classification, DataSync, EC2/STS) and `agent` (TCP
 //!    probes, the activation-key client);
-//! 3. [`preflight`] (checks, discovery, security-group rules, the check report);
-//! 4. [`activation`] (the activation, adoption, the state file);
-//! 5. [`daemon`] (run loop, status, health endpoint, metrics, monitor, alerts, systemd);
-//! 6. [`commands`] (one file per subcommand, exit codes) and [`logging`].
+//! 3. `preflight` (checks, discovery, security-group rules, the check report);
+//! 4. `activation` (the activation, adoption, the state file);
+//! 5. `daemon` (run loop, status, health endpoint, metrics, monitor, alerts, systemd);
+//! 6. `commands` (one file per subcommand, exit codes) and `logging`.
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 
-pub use datasync_warden_parsers::{cidr, cli, config, ids, redact};
+pub use datasync_warden_parsers::{cidr, cli, config, host, ids, redact};
 
-pub mod activation;
+pub(crate) mod activation;
 pub mod agent;
-pub mod aws;
+pub(crate) mod aws;
 pub mod commands;
 pub mod daemon;
 pub mod logging;

@@ -136,6 +136,21 @@ pub fn arn_resource_id(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
+/// `s` fit for an identifier: every character but ASCII letters, digits and those of
+/// `allowed` becomes `-`, and at most `max` characters are kept (AWS's length limit).
+pub fn sanitized(s: &str, allowed: &str, max: usize) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || allowed.contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(max)
+        .collect()
+}
+
 /// The ARN partition of a Region: `aws` for commercial Regions, `aws-cn`, `aws-us-gov` for the
 /// others.
 pub fn partition(region: &str) -> &'static str {
@@ -151,6 +166,12 @@ pub fn partition(region: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sanitized_replaces_and_truncates() {
+        assert_eq!(sanitized("a b\u{e9}c_d", "_", 64), "a-b-c_d");
+        assert_eq!(sanitized("abcdef", "", 3), "abc");
+    }
 
     #[test]
     fn partitions_follow_the_region() {

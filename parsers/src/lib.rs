@@ -17,6 +17,7 @@ pub mod cidr;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
+pub mod host;
 pub mod ids;
 #[cfg(feature = "oracle")]
 pub mod oracle;

@@ -8,14 +8,13 @@ use crate::config::ConfigError;
 
 /// Why activation did not complete.
 #[derive(Debug, thiserror::Error)]
-pub enum ActivationError {
+pub(crate) enum ActivationError {
     /// Configuration is incomplete for activation.
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A required port check failed.
     #[error("{} required port check(s) failed: {}", failed.len(), summary(failed))]
     Checks {
-        /// The failed probes.
         failed: Vec<Probe>,
         /// An `activating` record exists: an earlier run may have activated the agent.
         interrupted: bool,
@@ -39,9 +38,7 @@ pub enum ActivationError {
     /// A step overran its own bound and was cancelled.
     #[error("{step} did not finish within {} (cancelled)", humantime::format_duration(*after))]
     Stalled {
-        /// The step.
         step: &'static str,
-        /// Its bound.
         after: std::time::Duration,
     },
     /// The OS random source failed (the activation token).
@@ -53,10 +50,10 @@ fn summary(failed: &[Probe]) -> String {
     failed
         .iter()
         .map(|p| {
-            let outcome = format!("{:?}", p.outcome).to_lowercase();
             format!(
-                "{} {outcome}",
-                crate::agent::probe::host_port(&p.target.host, p.target.port)
+                "{} {}",
+                crate::agent::probe::host_port(&p.target.host, p.target.port),
+                p.outcome.as_str()
             )
         })
         .collect::<Vec<_>>()
@@ -65,7 +62,7 @@ fn summary(failed: &[Probe]) -> String {
 
 impl ActivationError {
     /// Stable label for metrics and logs.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             ActivationError::Config(e) => e.kind(),
             ActivationError::Checks { .. } => "port_check",
@@ -79,7 +76,7 @@ impl ActivationError {
     }
 
     /// The first words of a STATUS= line: what the daemon is stuck on.
-    pub fn headline(&self) -> &'static str {
+    pub(crate) fn headline(&self) -> &'static str {
         match self {
             ActivationError::Config(_) => "invalid configuration",
             ActivationError::Checks { .. } => "port check failed",
@@ -94,7 +91,7 @@ impl ActivationError {
     }
 
     /// A few words for a STATUS= line.
-    pub fn short(&self) -> String {
+    pub(crate) fn short(&self) -> String {
         match self {
             ActivationError::Checks { failed, .. } => summary(failed),
             ActivationError::Key(e) => e.short(),
@@ -103,7 +100,7 @@ impl ActivationError {
     }
 
     /// What the operator should do.
-    pub fn hint(&self) -> String {
+    pub(crate) fn hint(&self) -> String {
         match self {
             ActivationError::Config(_) => "fix the configuration key named above".into(),
             ActivationError::Checks {
@@ -132,5 +129,36 @@ impl ActivationError {
                 .into(),
             ActivationError::Random(_) => "the kernel's getrandom(2) failed: check the host".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::probe::{Outcome, Target};
+
+    #[test]
+    fn failed_checks_use_the_outcome_names_of_check_and_metrics() {
+        let probe = |host: &str, outcome| Probe {
+            target: Target {
+                check: "agent.activation_port",
+                host: host.into(),
+                port: 80,
+                required: true,
+                need: String::new(),
+            },
+            outcome,
+            elapsed_ms: 1.0,
+            detail: None,
+            hint: String::new(),
+        };
+        let failed = vec![
+            probe("agent.example", Outcome::ResolveFailed),
+            probe("2001:db8::5", Outcome::Filtered),
+        ];
+        assert_eq!(
+            summary(&failed),
+            "agent.example:80 resolve_failed, [2001:db8::5]:80 filtered"
+        );
     }
 }

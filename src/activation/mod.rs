@@ -7,8 +7,11 @@
 //! daemon.
 
 mod activate;
+mod adopt;
 mod error;
-pub mod state;
+mod preflight;
+mod record;
+pub(crate) mod state;
 
-pub use activate::*;
-pub use error::ActivationError;
+pub(crate) use activate::*;
+pub(crate) use error::ActivationError;

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 
 /// The check name of the agent's activation port: a refusal there has its own meaning (an
 /// activated agent closes the port by design).
-pub const ACTIVATION_PORT_CHECK: &str = "agent.activation_port";
+pub(crate) const ACTIVATION_PORT_CHECK: &str = "agent.activation_port";
 
 /// What a TCP connect attempt found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -31,14 +31,26 @@ pub enum Outcome {
     ResolveFailed,
 }
 
+impl Outcome {
+    /// The name in JSON, metrics and messages: the same as its serde name.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Open => "open",
+            Outcome::Refused => "refused",
+            Outcome::Filtered => "filtered",
+            Outcome::Unreachable => "unreachable",
+            Outcome::ResolveFailed => "resolve_failed",
+        }
+    }
+}
+
 /// One port to probe, and why.
 #[derive(Debug, Clone, Serialize)]
-pub struct Target {
+pub(crate) struct Target {
     /// Stable check name, e.g. `agent.activation_port` or `endpoint.control_ports`.
     pub check: &'static str,
     /// Host name or IP.
     pub host: String,
-    /// TCP port.
     pub port: u16,
     /// Whether a failure blocks activation.
     pub required: bool,
@@ -49,11 +61,9 @@ pub struct Target {
 
 /// The result of probing one [`Target`].
 #[derive(Debug, Clone, Serialize)]
-pub struct Probe {
-    /// What was probed.
+pub(crate) struct Probe {
     #[serde(flatten)]
     pub target: Target,
-    /// What was found.
     pub outcome: Outcome,
     /// Time to the outcome, in milliseconds.
     pub elapsed_ms: f64,
@@ -66,13 +76,13 @@ pub struct Probe {
 
 impl Probe {
     /// Whether this probe blocks activation.
-    pub fn failed_required(&self) -> bool {
+    pub(crate) fn failed_required(&self) -> bool {
         self.target.required && self.outcome != Outcome::Open
     }
 }
 
 /// Probes every target concurrently, each bounded by `timeout`; results keep the input order.
-pub async fn probe_all(targets: Vec<Target>, timeout: Duration) -> Vec<Probe> {
+pub(crate) async fn probe_all(targets: Vec<Target>, timeout: Duration) -> Vec<Probe> {
     let handles: Vec<_> = targets
         .into_iter()
         .map(|t| tokio::spawn(probe_one(t, timeout)))
@@ -85,8 +95,7 @@ pub async fn probe_all(targets: Vec<Target>, timeout: Duration) -> Vec<Probe> {
     out
 }
 
-/// Probes one target.
-pub async fn probe_one(target: Target, timeout: Duration) -> Probe {
+pub(crate) async fn probe_one(target: Target, timeout: Duration) -> Probe {
     let start = Instant::now();
     let (outcome, detail) = match tokio::time::timeout(timeout, connect(&target)).await {
         Ok(Ok(())) => (Outcome::Open, None),
@@ -135,7 +144,7 @@ pub(crate) fn host_port(host: &str, port: u16) -> String {
 }
 
 /// Maps a connect error to what it means on the wire.
-pub fn classify(e: &io::Error) -> Outcome {
+pub(crate) fn classify(e: &io::Error) -> Outcome {
     match e.kind() {
         io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset => Outcome::Refused,
         io::ErrorKind::TimedOut => Outcome::Filtered,
@@ -236,6 +245,20 @@ mod tests {
             "filtered: no answer within 3s; a firewall or security group drops TCP 1040 to \
              172.16.1.10; DataSync needs 1024–1064 from the agent to the endpoint"
         );
+    }
+
+    #[test]
+    fn outcome_names_are_the_serialized_names() {
+        for o in [
+            Outcome::Open,
+            Outcome::Refused,
+            Outcome::Filtered,
+            Outcome::Unreachable,
+            Outcome::ResolveFailed,
+        ] {
+            let json = serde_json::to_string(&o).unwrap();
+            assert_eq!(json, format!("\"{}\"", o.as_str()));
+        }
     }
 
     #[test]

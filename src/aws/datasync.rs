@@ -3,7 +3,7 @@
 //! Every failure is classified into an [`AwsError`] (see [`crate::aws::error`]); the documented
 //! CreateAgent failures (DataSync API reference and troubleshooting guide) get their specific
 //! diagnosis. Retries of throttling and 5xx answers are the SDK's alone; each call also has its
-//! own bound ([`crate::aws::error::CALL_BOUND`]) so that nothing awaits AWS forever.
+//! own bound ([`crate::aws::call::CALL_BOUND`]) so that nothing awaits AWS forever.
 
 use std::time::SystemTime;
 
@@ -11,17 +11,17 @@ use aws_sdk_datasync::Client;
 use aws_sdk_datasync::types::TagListEntry;
 use serde::Serialize;
 
-use crate::agent::activation_key::ActivationKey;
 use crate::config::ActivationTarget;
 use crate::ids::{AgentArn, TagKey, TagValue};
+use datasync_warden_parsers::activation_response::ActivationKey;
 
-pub use crate::aws::error::{AwsError, EC2_ACTIONS_HINT};
-use crate::aws::error::{Classified, next_item};
+pub(crate) use crate::aws::error::AwsError;
+use crate::aws::{Classified, next_item};
 
 /// What DescribeAgent says about an agent.
 #[derive(Debug, Clone, Serialize)]
 #[allow(missing_docs)]
-pub struct AgentInfo {
+pub(crate) struct AgentInfo {
     pub arn: String,
     pub name: Option<String>,
     /// ONLINE or OFFLINE.
@@ -45,20 +45,20 @@ fn ser_time<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok,
 
 /// A DataSync client for one Region and identity.
 #[derive(Debug, Clone)]
-pub struct ControlPlane {
+pub(crate) struct ControlPlane {
     client: Client,
 }
 
 impl ControlPlane {
     /// Wraps a client built from the shared SDK configuration.
-    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+    pub(crate) fn new(sdk: &aws_config::SdkConfig) -> Self {
         Self {
             client: Client::new(sdk),
         }
     }
 
     /// CreateAgent for a private endpoint. `extra_tags` follow the configured ones.
-    pub async fn create_agent(
+    pub(crate) async fn create_agent(
         &self,
         target: &ActivationTarget,
         key: &ActivationKey,
@@ -95,8 +95,7 @@ impl ControlPlane {
         })
     }
 
-    /// DescribeAgent.
-    pub async fn describe_agent(&self, arn: &AgentArn) -> Result<AgentInfo, AwsError> {
+    pub(crate) async fn describe_agent(&self, arn: &AgentArn) -> Result<AgentInfo, AwsError> {
         let out = self
             .client
             .describe_agent()
@@ -126,7 +125,7 @@ impl ControlPlane {
     }
 
     /// ListAgents with one result: proves the permission.
-    pub async fn list_one(&self) -> Result<(), AwsError> {
+    pub(crate) async fn list_one(&self) -> Result<(), AwsError> {
         self.client
             .list_agents()
             .max_results(1)
@@ -138,7 +137,7 @@ impl ControlPlane {
 
     /// The same account and identity in another Region (an interrupted activation recorded
     /// its Region; the configuration may have changed since).
-    pub fn for_region(&self, region: &str) -> ControlPlane {
+    pub(crate) fn for_region(&self, region: &str) -> ControlPlane {
         let conf = Client::config(&self.client)
             .to_builder()
             .region(aws_sdk_datasync::config::Region::new(region.to_string()))
@@ -152,7 +151,7 @@ impl ControlPlane {
     /// `likely_names` are asked first (one ListTagsForResource each), then every other agent,
     /// so that a renamed host (cloud-init sets the hostname, the default name) still adopts
     /// the agent its interrupted run created.
-    pub async fn find_tagged(
+    pub(crate) async fn find_tagged(
         &self,
         likely_names: &[&str],
         key: &str,

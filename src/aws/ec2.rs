@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use aws_sdk_ec2::Client;
 use serde::Serialize;
 
+use crate::aws::Classified;
 use crate::aws::datasync::AwsError;
-use crate::aws::error::Classified;
 use crate::cidr::Cidr;
 
 /// One ingress rule, reduced to what matters here.
@@ -31,7 +31,7 @@ pub struct Rule {
 /// An interface VPC endpoint.
 #[derive(Debug, Clone, Serialize)]
 #[allow(missing_docs)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     pub id: String,
     pub vpc_id: String,
     pub service_name: String,
@@ -48,16 +48,15 @@ pub struct Endpoint {
 /// One of the endpoint's network interfaces.
 #[derive(Debug, Clone, Serialize)]
 #[allow(missing_docs)]
-pub struct Eni {
+pub(crate) struct Eni {
     pub id: String,
     pub subnet_id: String,
     pub ip: Option<Ipv4Addr>,
 }
 
-/// A subnet.
 #[derive(Debug, Clone, Serialize)]
 #[allow(missing_docs)]
-pub struct Subnet {
+pub(crate) struct Subnet {
     pub id: String,
     pub arn: String,
     pub vpc_id: String,
@@ -68,7 +67,7 @@ pub struct Subnet {
 /// A security group's ingress rules.
 #[derive(Debug, Clone)]
 #[allow(missing_docs)]
-pub struct SecurityGroup {
+pub(crate) struct SecurityGroup {
     pub id: String,
     pub owner_id: String,
     pub rules: Vec<Rule>,
@@ -77,7 +76,7 @@ pub struct SecurityGroup {
 /// Who the credentials are (STS GetCallerIdentity).
 #[derive(Debug, Clone, Serialize)]
 #[allow(missing_docs)]
-pub struct Identity {
+pub(crate) struct Identity {
     pub account: String,
     pub arn: String,
 }
@@ -85,7 +84,7 @@ pub struct Identity {
 /// EC2 `Describe*` calls a permission probe makes with `DryRun`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(missing_docs)]
-pub enum DryRun {
+pub(crate) enum DryRun {
     VpcEndpoints,
     NetworkInterfaces,
     Subnets,
@@ -95,7 +94,7 @@ pub enum DryRun {
 
 impl DryRun {
     /// Every probe, in the order the check report lists them.
-    pub const ALL: [DryRun; 5] = [
+    pub(crate) const ALL: [DryRun; 5] = [
         DryRun::VpcEndpoints,
         DryRun::NetworkInterfaces,
         DryRun::Subnets,
@@ -104,7 +103,7 @@ impl DryRun {
     ];
 
     /// The IAM action.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             DryRun::VpcEndpoints => "ec2:DescribeVpcEndpoints",
             DryRun::NetworkInterfaces => "ec2:DescribeNetworkInterfaces",
@@ -117,14 +116,14 @@ impl DryRun {
 
 /// EC2 and STS clients for one Region and identity.
 #[derive(Debug, Clone)]
-pub struct Ec2 {
+pub(crate) struct Ec2 {
     ec2: Client,
     sts: aws_sdk_sts::Client,
 }
 
 impl Ec2 {
     /// Clients built from the shared SDK configuration.
-    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+    pub(crate) fn new(sdk: &aws_config::SdkConfig) -> Self {
         Self {
             ec2: Client::new(sdk),
             sts: aws_sdk_sts::Client::new(sdk),
@@ -132,7 +131,7 @@ impl Ec2 {
     }
 
     /// The effective identity.
-    pub async fn identity(&self) -> Result<Identity, AwsError> {
+    pub(crate) async fn identity(&self) -> Result<Identity, AwsError> {
         let out = self
             .sts
             .get_caller_identity()
@@ -146,7 +145,7 @@ impl Ec2 {
     }
 
     /// The endpoint, or None if EC2 does not know it.
-    pub async fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, AwsError> {
+    pub(crate) async fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, AwsError> {
         let out = match self
             .ec2
             .describe_vpc_endpoints()
@@ -184,7 +183,7 @@ impl Ec2 {
     }
 
     /// Network interfaces by id.
-    pub async fn enis(&self, ids: &[String]) -> Result<Vec<Eni>, AwsError> {
+    pub(crate) async fn enis(&self, ids: &[String]) -> Result<Vec<Eni>, AwsError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -206,8 +205,7 @@ impl Ec2 {
             .collect())
     }
 
-    /// Subnets by id.
-    pub async fn subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, AwsError> {
+    pub(crate) async fn subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, AwsError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -232,7 +230,10 @@ impl Ec2 {
     }
 
     /// Security groups by id, with their ingress rules.
-    pub async fn security_groups(&self, ids: &[String]) -> Result<Vec<SecurityGroup>, AwsError> {
+    pub(crate) async fn security_groups(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<SecurityGroup>, AwsError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -278,7 +279,7 @@ impl Ec2 {
     }
 
     /// The IPv4 CIDR blocks of a VPC.
-    pub async fn vpc_cidrs(&self, vpc_id: &str) -> Result<Vec<Cidr>, AwsError> {
+    pub(crate) async fn vpc_cidrs(&self, vpc_id: &str) -> Result<Vec<Cidr>, AwsError> {
         let out = self
             .ec2
             .describe_vpcs()
@@ -305,48 +306,25 @@ impl Ec2 {
 
     /// Whether the caller may call `action`: Ok(()) when EC2
     /// answers `DryRunOperation`, the classified error otherwise.
-    pub async fn dry_run(&self, action: DryRun) -> Result<(), AwsError> {
+    pub(crate) async fn dry_run(&self, action: DryRun) -> Result<(), AwsError> {
+        // The same call shape for each action; only the operation differs.
+        macro_rules! dry_run {
+            ($call:ident) => {
+                self.ec2
+                    .$call()
+                    .dry_run(true)
+                    .send()
+                    .classified(action.name())
+                    .await
+                    .map(drop)
+            };
+        }
         let r = match action {
-            DryRun::VpcEndpoints => self
-                .ec2
-                .describe_vpc_endpoints()
-                .dry_run(true)
-                .send()
-                .classified(action.name())
-                .await
-                .map(drop),
-            DryRun::NetworkInterfaces => self
-                .ec2
-                .describe_network_interfaces()
-                .dry_run(true)
-                .send()
-                .classified(action.name())
-                .await
-                .map(drop),
-            DryRun::Subnets => self
-                .ec2
-                .describe_subnets()
-                .dry_run(true)
-                .send()
-                .classified(action.name())
-                .await
-                .map(drop),
-            DryRun::SecurityGroups => self
-                .ec2
-                .describe_security_groups()
-                .dry_run(true)
-                .send()
-                .classified(action.name())
-                .await
-                .map(drop),
-            DryRun::Vpcs => self
-                .ec2
-                .describe_vpcs()
-                .dry_run(true)
-                .send()
-                .classified(action.name())
-                .await
-                .map(drop),
+            DryRun::VpcEndpoints => dry_run!(describe_vpc_endpoints),
+            DryRun::NetworkInterfaces => dry_run!(describe_network_interfaces),
+            DryRun::Subnets => dry_run!(describe_subnets),
+            DryRun::SecurityGroups => dry_run!(describe_security_groups),
+            DryRun::Vpcs => dry_run!(describe_vpcs),
         };
         match r {
             // A service that ignores DryRun and answers for real has also proven the permission.

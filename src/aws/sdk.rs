@@ -13,17 +13,17 @@ use crate::ids;
 
 /// Time for one attempt of one AWS call. DataSync answers in well under a second; 20 s
 /// tolerates a slow PrivateLink or proxy path without hanging the daemon.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Time for one AWS call including the SDK's retries (3 attempts × 20 s + backoff).
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
+pub(crate) const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
 /// TCP connect to an AWS endpoint: the SDK's own default.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 
 /// Builds the shared SDK configuration.
 ///
 /// `BehaviorVersion` is pinned rather than `latest()` so that an SDK upgrade cannot silently
 /// change retry or timeout defaults under a running fleet; bump it deliberately.
-pub async fn sdk_config(region: &ids::Region, aws: &AwsSettings) -> aws_config::SdkConfig {
+pub(crate) async fn sdk_config(region: &ids::Region, aws: &AwsSettings) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::v2025_08_07())
         .region(Region::new(region.to_string()))
         .timeout_config(
@@ -61,17 +61,8 @@ pub async fn sdk_config(region: &ids::Region, aws: &AwsSettings) -> aws_config::
 
 /// `datasync-warden@<host>`, trimmed to STS's 64-character limit and allowed characters, so
 /// CloudTrail shows which host assumed the role.
-pub fn session_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    format!("datasync-warden@{}", host.trim())
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "=,.@-_".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect()
+pub(crate) fn session_name() -> String {
+    let name = format!("datasync-warden@{}", crate::host::hostname());
+    // STS's RoleSessionName: [\w+=,.@-]{2,64} (+ left out, as before).
+    crate::ids::sanitized(&name, "=,.@-_", 64)
 }

@@ -1,5 +1,5 @@
 //! The application edge: one file per subcommand, the mapping of failures to exit codes
-//! ([`exit`]) and the `--activation-key` argument ([`key_arg`]). Everything below this layer
+//! (`exit`) and the `--activation-key` argument (`key_arg`). Everything below this layer
 //! returns typed errors; here they become `anyhow` context, output and an exit status.
 
 mod activate;

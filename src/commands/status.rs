@@ -68,7 +68,7 @@ async fn offline_status(settings: &Settings) -> Result<serde_json::Value> {
 }
 
 /// `status --format text`, from the JSON of `/status` or of the offline fallback.
-pub fn status_text(v: &serde_json::Value) -> String {
+pub(super) fn status_text(v: &serde_json::Value) -> String {
     let field = |k: &str| match &v[k] {
         serde_json::Value::Null => None,
         serde_json::Value::String(s) => Some(s.clone()),
@@ -118,10 +118,10 @@ fn status_object(body: &[u8]) -> Result<serde_json::Value, String> {
 }
 
 /// Time to wait for a running daemon's `/status` before falling back to the state file.
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(super) const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Reads a running daemon's `/status` (for `datasync-warden status`).
-pub async fn fetch_status(addr: std::net::SocketAddr) -> Result<serde_json::Value, String> {
+pub(super) async fn fetch_status(addr: std::net::SocketAddr) -> Result<serde_json::Value, String> {
     let exchange = async {
         let stream = tokio::net::TcpStream::connect(addr)
             .await

@@ -22,15 +22,17 @@ use crate::redact::redact_url;
 use crate::support::error_chain::chain;
 
 /// One POST: a webhook that takes longer is treated as down.
-pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Retries of one alert stop after this long, so a dead webhook cannot back the queue up.
-pub const WEBHOOK_GIVE_UP_AFTER: Duration = Duration::from_secs(30);
+pub(crate) const WEBHOOK_GIVE_UP_AFTER: Duration = Duration::from_secs(30);
+/// First retry of a failed POST: 0.5 s doubling gives about six tries in WEBHOOK_GIVE_UP_AFTER.
+const WEBHOOK_RETRY_INITIAL: Duration = Duration::from_millis(500);
 /// Alerts waiting for the webhook. Alerts are rare (minutes apart); 64 covers hours of a dead
 /// webhook at the shortest re-alert period without unbounded memory.
-pub const QUEUE_CAPACITY: usize = 64;
+pub(crate) const QUEUE_CAPACITY: usize = 64;
 
 /// journald MESSAGE_ID of each event kind (fixed forever: operators filter on them).
-pub fn message_id(kind: EventKind) -> &'static str {
+pub(crate) fn message_id(kind: EventKind) -> &'static str {
     match kind {
         EventKind::Offline => "c461c33282a842d7ade9471a05c9bd24",
         EventKind::StillOffline => "f74b3a1e1ee7444188dfa06d00116893",
@@ -43,14 +45,11 @@ pub fn message_id(kind: EventKind) -> &'static str {
 
 /// The webhook payload.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Alert {
+pub(crate) struct Alert {
     /// `offline`, `still_offline`, `recovered`, `api_errors`, `api_recovered`, `agent_missing`.
     pub event: &'static str,
-    /// The agent.
     pub agent_arn: String,
-    /// Its name.
     pub agent_name: String,
-    /// Its Region.
     pub region: String,
     /// Last observed status (ONLINE / OFFLINE / UNKNOWN).
     pub status: String,
@@ -68,12 +67,9 @@ pub struct Alert {
 
 /// Who the alerts are about.
 #[derive(Debug, Clone)]
-pub struct Subject {
-    /// Agent ARN.
+pub(crate) struct Subject {
     pub agent_arn: String,
-    /// Agent name.
     pub agent_name: String,
-    /// Region.
     pub region: String,
 }
 
@@ -82,7 +78,7 @@ fn rfc3339(t: SystemTime) -> String {
 }
 
 /// Builds the alert for an event.
-pub fn alert(e: &Event, who: &Subject, status: &str) -> Alert {
+pub(crate) fn alert(e: &Event, who: &Subject, status: &str) -> Alert {
     let outage = e
         .outage
         .map(|d| humantime::format_duration(Duration::from_secs(d.as_secs())).to_string());
@@ -119,7 +115,7 @@ pub fn alert(e: &Event, who: &Subject, status: &str) -> Alert {
         status: status.to_string(),
         since: e.since.map(rfc3339),
         outage_seconds: e.outage.map(|d| d.as_secs()),
-        host: hostname(),
+        host: crate::host::hostname(),
         // AWS's messages and the agent's name come from outside: no newline may forge a line
         // (or a journal field) in what a person or a webhook receiver reads.
         message: one_line(&message),
@@ -127,23 +123,16 @@ pub fn alert(e: &Event, who: &Subject, status: &str) -> Alert {
     }
 }
 
-/// This host's name, for alerts.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
-}
-
 /// Sends alerts; cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Alerter {
+pub(crate) struct Alerter {
     tx: Option<mpsc::Sender<Alert>>,
     status: Arc<Status>,
 }
 
 impl Alerter {
     /// An alerter that posts to `webhook` (if any) from a background task.
-    pub fn spawn(webhook: Option<String>, status: Arc<Status>) -> Self {
+    pub(crate) fn spawn(webhook: Option<String>, status: Arc<Status>) -> Self {
         let tx = webhook.map(|url| {
             let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
             tokio::spawn(deliver(url, rx, status.clone()));
@@ -153,7 +142,7 @@ impl Alerter {
     }
 
     /// Raises one alert: journald now, the webhook in the background.
-    pub fn emit(&self, a: Alert) {
+    pub(crate) fn emit(&self, a: Alert) {
         journal(&a);
         self.status
             .update(|s| *s.alerts_total.entry(a.event.to_string()).or_default() += 1);
@@ -238,11 +227,11 @@ async fn deliver(url: String, mut rx: mpsc::Receiver<Alert>, status: Arc<Status>
     while let Some(alert) = rx.recv().await {
         // Strings, numbers and options only: serializing cannot fail.
         let body = Bytes::from(serde_json::to_vec(&alert).expect("alert serializes"));
-        // 0.5 s doubling, ±50% jitter: about six tries in WEBHOOK_GIVE_UP_AFTER.
-        let policy = backoff::ExponentialBackoffBuilder::new()
-            .with_multiplier(2.0)
-            .with_max_elapsed_time(Some(WEBHOOK_GIVE_UP_AFTER))
-            .build();
+        let policy = crate::support::retry::exponential(
+            WEBHOOK_RETRY_INITIAL,
+            WEBHOOK_GIVE_UP_AFTER,
+            Some(WEBHOOK_GIVE_UP_AFTER),
+        );
         let post = || async {
             post_once(&client, &url, body.clone(), WEBHOOK_TIMEOUT)
                 .await

@@ -1,5 +1,5 @@
 //! The local health endpoint: `/healthz`, `/readyz`, `/status` (JSON) and `/metrics`
-//! (Prometheus). Everything is served from the in-memory [`Status`]: a scrape never causes an
+//! (Prometheus). Everything is served from the in-memory status (`daemon::status`): a scrape never causes an
 //! AWS call. Connections, request heads and connection lifetimes are bounded so that a slow or
 //! hostile client cannot starve the daemon.
 

@@ -6,7 +6,7 @@ use crate::daemon::monitor::EventKind;
 use crate::daemon::status::{Phase, Snapshot};
 
 /// Content type of `/metrics`.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Escapes a label value (backslash, quote, newline).
 fn label(v: &str) -> String {
@@ -36,7 +36,7 @@ impl Out {
 }
 
 /// Renders every metric.
-pub fn render(s: &Snapshot) -> String {
+pub(crate) fn render(s: &Snapshot) -> String {
     let mut o = Out(String::with_capacity(4096));
     o.family(
         "datasync_warden_build_info",

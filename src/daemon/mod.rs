@@ -1,19 +1,21 @@
-//! `datasync-warden run`: the long-lived service. The run loop, its signals and the lifecycle
-//! of activation then monitoring ([`run`](mod@run)); the in-memory status every reader shares
-//! ([`status`]); the health endpoint ([`health`]) and its Prometheus exposition ([`metrics`]);
-//! the monitoring state machine ([`monitor`]); alert delivery ([`alerts`]); sd_notify
-//! ([`systemd`]).
+//! `datasync-warden run`: the long-lived service. The run loop and its signals (`run`), the
+//! lifecycle of activation then monitoring (`lifecycle`), the monitoring loop (`watch`); the in-memory status every reader shares
+//! (`status`); the health endpoint (`health`) and its Prometheus exposition (`metrics`);
+//! the monitoring state machine (`monitor`); alert delivery (`alerts`); sd_notify
+//! (`systemd`).
 //!
 //! May use every layer below: `activation`, `preflight`, `aws`, `agent`, the parsers crate and
-//! `support`. The daemon is the only writer of its [`status::Status`]; a scrape reads a
+//! `support`. The daemon is the only writer of its `status::Status`; a scrape reads a
 //! snapshot and never calls AWS.
 
-pub mod alerts;
+pub(crate) mod alerts;
 pub mod health;
-pub mod metrics;
-pub mod monitor;
+mod lifecycle;
+pub(crate) mod metrics;
+pub(crate) mod monitor;
 mod run;
-pub mod status;
-pub mod systemd;
+pub(crate) mod status;
+pub(crate) mod systemd;
+mod watch;
 
 pub use run::run;

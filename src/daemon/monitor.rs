@@ -12,11 +12,11 @@ use crate::aws::datasync::{AgentInfo, AwsError};
 
 /// Consecutive failed polls before an `api_errors` alert: three polls (3 min at the default
 /// interval) rule out a blip while still catching expired credentials within minutes.
-pub const API_ERRORS_ALERT_AFTER: u32 = 3;
+pub(crate) const API_ERRORS_ALERT_AFTER: u32 = 3;
 
 /// What happened, worth telling a person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
+pub(crate) enum EventKind {
     /// The agent went OFFLINE.
     Offline,
     /// The agent is still OFFLINE (every `realert_every`).
@@ -33,7 +33,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, for metrics that list them all.
-    pub const ALL: [EventKind; 6] = [
+    pub(crate) const ALL: [EventKind; 6] = [
         EventKind::Offline,
         EventKind::StillOffline,
         EventKind::Recovered,
@@ -43,7 +43,7 @@ impl EventKind {
     ];
 
     /// Stable name: webhook `event` field and metric label.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             EventKind::Offline => "offline",
             EventKind::StillOffline => "still_offline",
@@ -55,10 +55,8 @@ impl EventKind {
     }
 }
 
-/// One event.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    /// What.
+pub(crate) struct Event {
     pub kind: EventKind,
     /// Since when the agent is OFFLINE (offline events).
     pub since: Option<SystemTime>,
@@ -81,7 +79,7 @@ impl Event {
 
 /// Thresholds, from `[monitor]`.
 #[derive(Debug, Clone, Copy)]
-pub struct Thresholds {
+pub(crate) struct Thresholds {
     /// `monitor.offline_after`.
     pub offline_after: u32,
     /// `monitor.realert_every`.
@@ -94,9 +92,8 @@ struct Outage {
     last_alert: Instant,
 }
 
-/// The state machine.
 #[derive(Debug, Default)]
-pub struct Monitor {
+pub(crate) struct Monitor {
     offline_polls: u32,
     outage: Option<Outage>,
     failed_polls: u32,
@@ -110,7 +107,7 @@ pub struct Monitor {
 
 impl Monitor {
     /// Whether the agent is declared OFFLINE, and since when.
-    pub fn offline_since(&self) -> Option<SystemTime> {
+    pub(crate) fn offline_since(&self) -> Option<SystemTime> {
         self.outage.map(|o| o.since)
     }
 
@@ -118,18 +115,18 @@ impl Monitor {
     /// visible" (DataSync is eventually consistent) and OFFLINE means "updating" (AWS updates a
     /// new agent's software); neither raises an alert. An outage that outlasts the grace is
     /// alerted at the first poll after it, with its real start.
-    pub fn settling_until(mut self, until: Instant) -> Self {
+    pub(crate) fn settling_until(mut self, until: Instant) -> Self {
         self.grace_until = Some(until);
         self
     }
 
     /// Whether `now` is inside the post-activation grace.
-    pub fn settling(&self, now: Instant) -> bool {
+    pub(crate) fn settling(&self, now: Instant) -> bool {
         self.grace_until.is_some_and(|g| now < g)
     }
 
     /// Feeds one DescribeAgent result; `now` is monotonic, `wall` is the wall clock.
-    pub fn observe(
+    pub(crate) fn observe(
         &mut self,
         result: Result<&AgentInfo, &AwsError>,
         t: Thresholds,
@@ -153,33 +150,7 @@ impl Monitor {
         }
         self.failed_polls = 0;
         match info.status.as_str() {
-            "OFFLINE" => {
-                self.offline_polls += 1;
-                let settling = self.settling(now);
-                match &mut self.outage {
-                    None if self.offline_polls >= t.offline_after && !settling => {
-                        let since = info.last_connection_time.unwrap_or(wall);
-                        self.outage = Some(Outage {
-                            since,
-                            last_alert: now,
-                        });
-                        events.push(Event {
-                            since: Some(since),
-                            ..Event::new(EventKind::Offline)
-                        });
-                    }
-                    Some(o) if now.duration_since(o.last_alert) >= t.realert_every => {
-                        o.last_alert = now;
-                        let outage = wall.duration_since(o.since).ok();
-                        events.push(Event {
-                            since: Some(o.since),
-                            outage,
-                            ..Event::new(EventKind::StillOffline)
-                        });
-                    }
-                    _ => {}
-                }
-            }
+            "OFFLINE" => events.extend(self.offline(info, t, now, wall)),
             "ONLINE" => {
                 self.offline_polls = 0;
                 if let Some(o) = self.outage.take() {
@@ -195,6 +166,42 @@ impl Monitor {
             _ => {}
         }
         events
+    }
+
+    /// An OFFLINE observation: the outage begins after `offline_after` of them (not while
+    /// settling), and is re-alerted every `realert_every` while it lasts.
+    fn offline(
+        &mut self,
+        info: &AgentInfo,
+        t: Thresholds,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Option<Event> {
+        self.offline_polls += 1;
+        let settling = self.settling(now);
+        match &mut self.outage {
+            None if self.offline_polls >= t.offline_after && !settling => {
+                let since = info.last_connection_time.unwrap_or(wall);
+                self.outage = Some(Outage {
+                    since,
+                    last_alert: now,
+                });
+                Some(Event {
+                    since: Some(since),
+                    ..Event::new(EventKind::Offline)
+                })
+            }
+            Some(o) if now.duration_since(o.last_alert) >= t.realert_every => {
+                o.last_alert = now;
+                let outage = wall.duration_since(o.since).ok();
+                Some(Event {
+                    since: Some(o.since),
+                    outage,
+                    ..Event::new(EventKind::StillOffline)
+                })
+            }
+            _ => None,
+        }
     }
 
     /// A failed poll: "does not exist" is debounced like OFFLINE (and expected while settling);

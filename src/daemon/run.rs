@@ -8,32 +8,25 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use backoff::backoff::Backoff;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::lifecycle::lifecycle;
+
 use crate::activation::state::{self, StateStore};
-use crate::activation::{Activation, ActivationError, Activator, Known, Progress};
 use crate::aws;
-use crate::aws::datasync::{AgentInfo, AwsError, ControlPlane};
+use crate::aws::datasync::ControlPlane;
 use crate::aws::ec2::Ec2;
 use crate::config::{self, Settings};
-use crate::daemon::alerts::{self, Alerter, Subject};
 use crate::daemon::health;
-use crate::daemon::monitor::{Monitor, Thresholds};
-use crate::daemon::status::{Phase, Status, epoch_seconds};
+use crate::daemon::status::{Phase, Status};
 use crate::daemon::systemd::Notifier;
-use crate::ids::AgentArn;
 
-/// First wait after a failed phase: long enough not to hammer a booting agent or AWS.
-const PHASE_RETRY_INITIAL: Duration = Duration::from_secs(5);
-/// Longest wait between phase retries: a fixed problem is picked up within 5 minutes.
-const PHASE_RETRY_MAX: Duration = Duration::from_secs(5 * 60);
 /// Watchdog check period when systemd set no `WatchdogSec=` (the loop still tracks liveness
 /// for `/healthz`).
 const LIVENESS_TICK: Duration = Duration::from_secs(10);
@@ -41,32 +34,39 @@ const LIVENESS_TICK: Duration = Duration::from_secs(10);
 const DRAIN: Duration = Duration::from_millis(300);
 
 /// Everything the lifecycle needs, injected.
-struct Ctx {
-    settings: watch::Receiver<Settings>,
-    status: Arc<Status>,
-    notifier: Notifier,
-    store: StateStore,
-    api: ControlPlane,
-    ec2: Ec2,
+pub(super) struct Ctx {
+    pub(super) settings: watch::Receiver<Settings>,
+    pub(super) status: Arc<Status>,
+    pub(super) notifier: Notifier,
+    pub(super) store: StateStore,
+    pub(super) api: ControlPlane,
+    pub(super) ec2: Ec2,
 }
 
 impl Ctx {
-    fn settings(&self) -> Settings {
+    pub(super) fn settings(&self) -> Settings {
         self.settings.borrow().clone()
     }
 
-    /// Sets the phase and the STATUS= line (logged when it changes).
-    fn phase(&self, phase: Phase, text: String) {
-        let changed = self.status.update(|s| {
-            let changed = s.status_text != text;
+    /// Sets the phase and the STATUS= line (see [`announce`]).
+    pub(super) fn phase(&self, phase: Phase, text: String) {
+        announce(&self.status, &self.notifier, Some(phase), text);
+    }
+}
+
+/// The one place the STATUS= line changes: sets the phase (when given) and the text, and logs
+/// and notifies systemd only when the text changed, so a retry loop repeating itself does not
+/// flood the journal.
+pub(super) fn announce(status: &Status, notifier: &Notifier, phase: Option<Phase>, text: String) {
+    let changed = status.update(|s| {
+        if let Some(phase) = phase {
             s.phase = phase;
-            s.status_text.clone_from(&text);
-            changed
-        });
-        if changed {
-            log::info!("{text}");
-            self.notifier.status(&text);
         }
+        (s.status_text != text).then(|| s.status_text.clone_from(&text))
+    });
+    if changed.is_some() {
+        log::info!("{text}");
+        notifier.status(&text);
     }
 }
 
@@ -205,304 +205,6 @@ fn reload_caveats(old: &Settings, new: &Settings, activated: bool) -> Vec<String
         ));
     }
     caveats
-}
-
-/// Activates (if needed), then monitors forever. Returns only on invalid configuration.
-async fn lifecycle(ctx: &Ctx) -> Result<()> {
-    let known = activate_until_done(ctx).await?;
-    monitor(ctx, known).await
-}
-
-async fn activate_until_done(ctx: &Ctx) -> Result<Known> {
-    let mut retry = crate::support::retry::exponential(PHASE_RETRY_INITIAL, PHASE_RETRY_MAX);
-    loop {
-        let settings = ctx.settings();
-        let activator = Activator::new(
-            settings,
-            ctx.store.clone(),
-            ctx.api.clone(),
-            ctx.ec2.clone(),
-        )
-        .with_progress(progress_reporter(ctx));
-        // Each step of an attempt promises its own bound (see crate::support::liveness).
-        let attempt = async {
-            if let Some(known) = activator.known_agent().await? {
-                return Ok(known);
-            }
-            activator.activate(None).await.map(|a| Known {
-                arn: a.arn().clone(),
-                activated_at: match a {
-                    // Another command may have activated it moments ago (it held the lock).
-                    Activation::AlreadyActivated { activated_at, .. } => activated_at,
-                    Activation::Adopted { .. } | Activation::Created { .. } => {
-                        Some(SystemTime::now())
-                    }
-                },
-            })
-        };
-        match attempt.await {
-            Ok(known) => {
-                ctx.status.update(|s| {
-                    s.agent_arn = Some(known.arn.to_string());
-                    s.last_diagnosis = None;
-                });
-                return Ok(known);
-            }
-            Err(ActivationError::Config(e)) => return Err(e.into()),
-            Err(e) => {
-                let wait = retry.next_backoff().unwrap_or(PHASE_RETRY_MAX);
-                ctx.status.diagnose(
-                    e.kind(),
-                    e.to_string(),
-                    Some(e.hint()),
-                    matches!(e, ActivationError::Aws(_)),
-                );
-                let phase = ctx.status.snapshot().phase;
-                ctx.phase(
-                    phase,
-                    format!("{}: {}; retry in {}", e.headline(), e.short(), secs(wait)),
-                );
-                log::warn!("{e}");
-                log::warn!("hint: {}", e.hint());
-                crate::support::liveness::sleep(wait).await;
-            }
-        }
-    }
-}
-
-fn secs(d: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(d.as_secs().max(1))).to_string()
-}
-
-fn progress_reporter(ctx: &Ctx) -> crate::activation::ProgressFn {
-    let (status, notifier) = (ctx.status.clone(), ctx.notifier.clone());
-    let s = ctx.settings();
-    let agent = crate::agent::probe::host_port(
-        s.agent.address.as_deref().unwrap_or("?"),
-        s.agent.activation_port,
-    );
-    Arc::new(move |p: Progress<'_>| {
-        let text = match p {
-            Progress::Stage(stage, text) => {
-                status.update(|s| s.phase = Phase::from(stage));
-                text
-            }
-            Progress::Checks(checks) => {
-                // One gauge per check name: a group of ports passes only if every port did.
-                let mut fresh = std::collections::BTreeMap::new();
-                for c in checks {
-                    *fresh.entry(c.check.clone()).or_insert(true) &= !c.failed();
-                }
-                status.update(|s| s.checks.extend(fresh));
-                return;
-            }
-            Progress::KeyRetry(e, wait) => {
-                status.diagnose(e.kind(), e.to_string(), Some(e.hint()), false);
-                format!(
-                    "waiting for agent {agent}: {}, retry in {}",
-                    e.short(),
-                    secs(wait)
-                )
-            }
-        };
-        if status.update(|s| std::mem::replace(&mut s.status_text, text.clone())) != text {
-            log::info!("{text}");
-            notifier.status(&text);
-        }
-    })
-}
-
-/// ±10% jitter, so that a fleet started together does not poll in lock-step.
-fn jittered(d: Duration) -> Duration {
-    let mut b = [0u8; 2];
-    let r = getrandom::getrandom(&mut b).map_or(0.5, |()| {
-        f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX)
-    });
-    d.mul_f64(0.9 + 0.2 * r)
-}
-
-/// The post-activation grace still ahead for an agent activated at `at`.
-fn grace_left(grace: Duration, at: Option<SystemTime>) -> Duration {
-    at.and_then(|at| SystemTime::now().duration_since(at).ok())
-        .map_or(Duration::ZERO, |ago| grace.saturating_sub(ago))
-}
-
-async fn monitor(ctx: &Ctx, known: Known) -> Result<()> {
-    let Known { arn, activated_at } = known;
-    let settings = ctx.settings();
-    let left = grace_left(settings.monitor.activation_grace, activated_at);
-    if !left.is_zero() {
-        log::info!(
-            "{arn} was activated moments ago: \"does not exist\" and OFFLINE are expected for {} more",
-            secs(left)
-        );
-    }
-    let mut machine = Monitor::default().settling_until(Instant::now() + left);
-    // The agent lives in its ARN's Region: an agent adopted in the Region an interrupted run
-    // recorded stays there even if endpoint.region changed since.
-    let api = match crate::ids::arn_region(arn.as_str()) {
-        Some(r) if r != settings.endpoint.region.as_str() => {
-            log::warn!(
-                "{arn} is in {r}, not endpoint.region {}: monitoring it there",
-                settings.endpoint.region
-            );
-            ctx.api.for_region(r)
-        }
-        _ => ctx.api.clone(),
-    };
-    let mut who = Subject {
-        agent_arn: arn.to_string(),
-        agent_name: settings.agent.name.to_string(),
-        region: settings.endpoint.region.to_string(),
-    };
-    let mut alerter = (
-        settings.alerts.webhook.clone(),
-        Alerter::spawn(settings.alerts.webhook, ctx.status.clone()),
-    );
-    let mut settings_rx = ctx.settings.clone();
-    ctx.status.update(|s| s.agent_arn = Some(arn.to_string()));
-    loop {
-        let settings = ctx.settings();
-        if alerter.0 != settings.alerts.webhook {
-            alerter = (
-                settings.alerts.webhook.clone(),
-                Alerter::spawn(settings.alerts.webhook.clone(), ctx.status.clone()),
-            );
-        }
-        // The call promises its own bound (crate::support::liveness).
-        let result = api.describe_agent(&arn).await;
-        let (now, wall) = (Instant::now(), SystemTime::now());
-        let settling = machine.settling(now);
-        match &result {
-            Ok(info) => {
-                if let Some(name) = &info.name {
-                    who.agent_name.clone_from(name);
-                }
-                observe_info(ctx, &settings, info, wall);
-            }
-            // Expected while DataSync catches up with our own CreateAgent: not an error.
-            Err(AwsError::NotFound { .. }) if settling => {}
-            Err(e) => ctx
-                .status
-                .diagnose(e.kind(), e.to_string(), Some(e.hint()), true),
-        }
-        let t = Thresholds {
-            offline_after: settings.monitor.offline_after,
-            realert_every: settings.monitor.realert_every,
-        };
-        let events = machine.observe(result.as_ref(), t, now, wall);
-        let since = machine.offline_since();
-        let snap = ctx.status.update(|s| {
-            s.offline = since.is_some();
-            s.offline_since = since.map(|t| humantime::format_rfc3339_seconds(t).to_string());
-            s.clone()
-        });
-        let observed = snap
-            .agent_status
-            .clone()
-            .unwrap_or_else(|| "UNKNOWN".into());
-        for e in &events {
-            alerter.1.emit(alerts::alert(e, &who, &observed));
-        }
-        ctx.phase(
-            Phase::Monitoring,
-            monitoring_text(&arn, &snap, &result, settling),
-        );
-        let wait = jittered(settings.monitor.interval);
-        crate::support::liveness::expect_within(wait);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            // A reload applies at once (e.g. a shorter interval).
-            _ = settings_rx.changed() => {}
-        }
-    }
-}
-
-fn observe_info(ctx: &Ctx, settings: &Settings, info: &AgentInfo, wall: SystemTime) {
-    let drift = drift(settings, info);
-    let previous = ctx.status.update(|s| {
-        s.agent_status = Some(info.status.clone());
-        s.last_poll_timestamp = Some(epoch_seconds(wall));
-        s.last_connection_time = info
-            .last_connection_time
-            .map(|t| humantime::format_rfc3339_seconds(t).to_string());
-        s.last_diagnosis = None;
-        std::mem::replace(&mut s.drift, drift.clone())
-    });
-    if previous != drift {
-        for d in &drift {
-            log::warn!("the agent no longer matches the configuration: {d}");
-        }
-    }
-}
-
-/// Ways DescribeAgent contradicts the configuration (checked only for keys that are set).
-fn drift(settings: &Settings, info: &AgentInfo) -> Vec<String> {
-    let mut out = Vec::new();
-    let e = &settings.endpoint;
-    if settings.agent.arn.is_none()
-        && info
-            .endpoint_type
-            .as_deref()
-            .is_some_and(|t| t != "PRIVATE_LINK")
-    {
-        out.push(format!(
-            "endpoint type is {}, not PRIVATE_LINK",
-            info.endpoint_type.as_deref().unwrap_or_default()
-        ));
-    }
-    let mut differs = |what: &str, want: Option<&str>, got: Option<&str>| {
-        if let (Some(w), Some(g)) = (want, got)
-            && w != g
-        {
-            out.push(format!("{what} is {g}, configuration says {w}"));
-        }
-    };
-    differs(
-        "VPC endpoint",
-        e.vpc_endpoint_id.as_ref().map(|v| v.as_str()),
-        info.vpc_endpoint_id.as_deref(),
-    );
-    let ip = e.ip.map(|ip| ip.to_string());
-    differs(
-        "endpoint IP",
-        ip.as_deref(),
-        info.private_link_endpoint.as_deref(),
-    );
-    differs(
-        "subnet",
-        e.subnet_arn.as_ref().map(|v| v.as_str()),
-        info.subnet_arns.first().map(String::as_str),
-    );
-    differs(
-        "security group",
-        e.security_group_arn.as_ref().map(|v| v.as_str()),
-        info.security_group_arns.first().map(String::as_str),
-    );
-    out
-}
-
-fn monitoring_text(
-    arn: &AgentArn,
-    s: &crate::daemon::status::Snapshot,
-    r: &Result<AgentInfo, AwsError>,
-    settling: bool,
-) -> String {
-    let id = arn.as_str().rsplit('/').next().unwrap_or(arn.as_str());
-    match r {
-        Err(AwsError::NotFound { .. }) if settling => {
-            format!("monitoring {id}: just activated, not visible in DataSync yet")
-        }
-        Ok(info) if settling && info.status == "OFFLINE" => format!(
-            "monitoring {id}: OFFLINE, expected right after activation (AWS updates the agent)"
-        ),
-        Err(e) => format!("monitoring {id}: DescribeAgent failed [{}]: {e}", e.kind()),
-        Ok(_) if s.offline => format!(
-            "monitoring {id}: OFFLINE since {}",
-            s.offline_since.as_deref().unwrap_or("?")
-        ),
-        Ok(info) => format!("monitoring {id}: {}", info.status),
-    }
 }
 
 #[cfg(test)]

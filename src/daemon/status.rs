@@ -80,7 +80,6 @@ pub struct Diagnosis {
 /// Everything the health endpoint serves.
 #[derive(Debug, Clone, Serialize)]
 pub struct Snapshot {
-    /// Current phase.
     pub phase: Phase,
     /// The last STATUS= line sent to systemd.
     pub status_text: String,
@@ -114,12 +113,11 @@ pub struct Snapshot {
     pub webhook_failures_total: u64,
     /// Process start, seconds since the epoch.
     pub start_time: f64,
-    /// Build version.
     pub version: &'static str,
 }
 
 /// Seconds since the epoch.
-pub fn epoch_seconds(t: SystemTime) -> f64 {
+pub(crate) fn epoch_seconds(t: SystemTime) -> f64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
@@ -160,7 +158,6 @@ impl Status {
         }
     }
 
-    /// Mutates the status.
     pub fn update<R>(&self, f: impl FnOnce(&mut Snapshot) -> R) -> R {
         f(&mut self.inner.lock().unwrap_or_else(|p| p.into_inner()))
     }

@@ -17,13 +17,13 @@ pub(crate) const MAX_WATCHDOG: Duration = Duration::from_secs(24 * 3600);
 
 /// Talks to the service manager.
 #[derive(Debug, Clone, Default)]
-pub struct Notifier {
+pub(crate) struct Notifier {
     watchdog: Option<Duration>,
 }
 
 impl Notifier {
     /// Reads `WATCHDOG_USEC` (and `WATCHDOG_PID`) as set by systemd.
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         let var = |name| std::env::var(name).ok();
         Self::from_env_value(
             var("WATCHDOG_USEC").as_deref(),
@@ -33,7 +33,7 @@ impl Notifier {
 
     /// A notifier with this watchdog timeout (`None`: no watchdog), validated like
     /// [`Notifier::from_env`] validates `WATCHDOG_USEC`.
-    pub fn with_watchdog(watchdog: Option<Duration>) -> Self {
+    pub(crate) fn with_watchdog(watchdog: Option<Duration>) -> Self {
         Self {
             watchdog: watchdog.and_then(checked_watchdog),
         }
@@ -41,7 +41,7 @@ impl Notifier {
 
     /// `WATCHDOG_USEC` and `WATCHDOG_PID` as given: the watchdog is ours only when the PID is
     /// unset or this process's (sd_watchdog_enabled(3)). Nonsense is a warning, never a crash.
-    pub fn from_env_value(usec: Option<&str>, pid: Option<&str>) -> Self {
+    pub(crate) fn from_env_value(usec: Option<&str>, pid: Option<&str>) -> Self {
         let Some(usec) = usec else {
             return Self::default();
         };
@@ -63,7 +63,7 @@ impl Notifier {
     }
 
     /// How often to send WATCHDOG=1: half of `WatchdogSec=`, as sd_watchdog_enabled(3) advises.
-    pub fn watchdog_period(&self) -> Option<Duration> {
+    pub(crate) fn watchdog_period(&self) -> Option<Duration> {
         self.watchdog.map(|d| d / 2)
     }
 
@@ -74,23 +74,23 @@ impl Notifier {
     }
 
     /// READY=1: configuration is valid and the health endpoint is bound.
-    pub fn ready(&self) {
+    pub(crate) fn ready(&self) {
         self.send(&[NotifyState::Ready]);
     }
 
     /// STATUS=…: one line for `systemctl status`. Control characters become spaces: a newline
     /// in an AWS message would otherwise start a field of its own (`READY=1`, `MAINPID=`).
-    pub fn status(&self, text: &str) {
+    pub(crate) fn status(&self, text: &str) {
         self.send(&[NotifyState::Status(&one_line(text))]);
     }
 
     /// WATCHDOG=1.
-    pub fn watchdog(&self) {
+    pub(crate) fn watchdog(&self) {
         self.send(&[NotifyState::Watchdog]);
     }
 
     /// RELOADING=1 with the timestamp systemd ≥ 253 requires.
-    pub fn reloading(&self) {
+    pub(crate) fn reloading(&self) {
         match NotifyState::monotonic_usec_now() {
             Ok(now) => self.send(&[NotifyState::Reloading, now]),
             Err(e) => log::warn!("cannot read the monotonic clock for RELOADING=1: {e}"),
@@ -98,7 +98,7 @@ impl Notifier {
     }
 
     /// STOPPING=1.
-    pub fn stopping(&self) {
+    pub(crate) fn stopping(&self) {
         self.send(&[NotifyState::Stopping]);
     }
 }

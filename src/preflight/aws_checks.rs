@@ -9,18 +9,18 @@ use crate::cidr::Cidr;
 use crate::config::Settings;
 use crate::preflight::check::{Check, Group, Verdict};
 use crate::preflight::discovery::Discovery;
-use crate::preflight::sg_rules::{Admission, admits, ranges};
+use crate::preflight::sg_rules::{Admission, Rule, admits, ranges};
 use crate::preflight::targets::{CONTROL_PORTS, HTTPS_PORT, SUPPORT_PORT};
 
 /// Addresses each DataSync task takes in the subnet (the article: four per task).
-pub const IPS_PER_TASK: i32 = 4;
+pub(crate) const IPS_PER_TASK: i32 = 4;
 
 fn aws(check: &str, status: Verdict, target: &str, detail: String, hint: String) -> Check {
     Check::new(Group::Aws, check, status, target, detail, hint)
 }
 
 /// The endpoint's type, service and state.
-pub fn endpoint_check(settings: &Settings, d: Option<&Discovery>) -> Check {
+pub(crate) fn endpoint_check(settings: &Settings, d: Option<&Discovery>) -> Check {
     let id = settings
         .endpoint
         .vpc_endpoint_id
@@ -72,7 +72,7 @@ pub fn endpoint_check(settings: &Settings, d: Option<&Discovery>) -> Check {
 }
 
 /// At least four free addresses per planned task in the chosen subnet.
-pub fn subnet_check(settings: &Settings, d: &Discovery) -> Check {
+pub(crate) fn subnet_check(settings: &Settings, d: &Discovery) -> Check {
     let Some(s) = &d.subnet else {
         return aws(
             "aws.subnet_free_ips",
@@ -113,7 +113,7 @@ pub fn subnet_check(settings: &Settings, d: &Discovery) -> Check {
 }
 
 /// Where the agent's traffic comes from: the agent's address, or the configured networks.
-pub async fn agent_sources(settings: &Settings) -> Vec<Cidr> {
+pub(crate) async fn agent_sources(settings: &Settings) -> Vec<Cidr> {
     if let Some(addr) = &settings.agent.address {
         if let Ok(ip) = addr.parse::<Ipv4Addr>() {
             return vec![Cidr::host(ip)];
@@ -131,14 +131,13 @@ pub async fn agent_sources(settings: &Settings) -> Vec<Cidr> {
 }
 
 /// Whether the endpoint's security groups admit 443 and 1024-1064 (and 22) from the agent.
-pub fn security_group_checks(settings: &Settings, d: &Discovery, sources: &[Cidr]) -> Vec<Check> {
+pub(crate) fn security_group_checks(
+    settings: &Settings,
+    d: &Discovery,
+    sources: &[Cidr],
+) -> Vec<Check> {
     let groups: Vec<&str> = d.endpoint_groups.iter().map(|g| g.id.as_str()).collect();
     let target = groups.join(",");
-    let rules: Vec<_> = d
-        .endpoint_groups
-        .iter()
-        .flat_map(|g| g.rules.iter().cloned())
-        .collect();
     if sources.is_empty() {
         return vec![aws(
             "aws.security_group",
@@ -148,93 +147,125 @@ pub fn security_group_checks(settings: &Settings, d: &Discovery, sources: &[Cidr
             "set agent.address to its IPv4 address, or checks.source_cidrs to its networks".into(),
         )];
     }
-    let from = sources
-        .iter()
-        .map(Cidr::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut sets: Vec<(&str, Vec<u16>, bool)> = vec![
-        ("aws.security_group.https", vec![HTTPS_PORT], true),
-        (
+    let scope = Ingress {
+        rules: d
+            .endpoint_groups
+            .iter()
+            .flat_map(|g| g.rules.iter().cloned())
+            .collect(),
+        sources,
+        first_group: groups.first().copied().unwrap_or("the endpoint's group"),
+        from: sources
+            .iter()
+            .map(Cidr::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        target,
+    };
+    let mut checks = vec![
+        scope.check("aws.security_group.https", &[HTTPS_PORT], true),
+        scope.check(
             "aws.security_group.control_ports",
-            CONTROL_PORTS.collect(),
+            &CONTROL_PORTS.collect::<Vec<_>>(),
             true,
         ),
     ];
     if settings.checks.support_port {
-        sets.push(("aws.security_group.support_port", vec![SUPPORT_PORT], false));
+        checks.push(scope.check("aws.security_group.support_port", &[SUPPORT_PORT], false));
     }
-    sets.into_iter()
-        .map(|(name, ports, required)| {
-            let mut denied = Vec::new();
-            let mut unknown = Vec::new();
-            for &port in &ports {
-                for src in sources {
-                    match admits(&rules, port, src) {
-                        Admission::Allowed => {}
-                        Admission::Denied => denied.push(port),
-                        Admission::Unknown(why) => unknown.push((port, why)),
-                    }
+    checks
+}
+
+/// The endpoint's ingress rules and the agent's sources, for one check per set of ports.
+struct Ingress<'a> {
+    rules: Vec<Rule>,
+    sources: &'a [Cidr],
+    /// The group a missing rule should be added to.
+    first_group: &'a str,
+    /// The sources, for messages.
+    from: String,
+    /// The groups, for the check's target.
+    target: String,
+}
+
+impl Ingress<'_> {
+    /// The ports some source is denied on, and those only unevaluable rules could admit.
+    fn evaluate(&self, ports: &[u16]) -> (Vec<u16>, Vec<(u16, Vec<String>)>) {
+        let mut denied = Vec::new();
+        let mut unknown = Vec::new();
+        for &port in ports {
+            for src in self.sources {
+                match admits(&self.rules, port, src) {
+                    Admission::Allowed => {}
+                    Admission::Denied => denied.push(port),
+                    Admission::Unknown(why) => unknown.push((port, why)),
                 }
             }
-            denied.dedup();
-            let what = if ports.len() == 1 {
-                format!("TCP {}", ports[0])
+        }
+        denied.dedup();
+        (denied, unknown)
+    }
+
+    /// Pass when a CIDR rule admits every port from every source; fail (warn when not
+    /// `required`) when some port is denied; warn when only unevaluable rules could admit it.
+    fn check(&self, name: &str, ports: &[u16], required: bool) -> Check {
+        let (target, from) = (&self.target, &self.from);
+        let (denied, unknown) = self.evaluate(ports);
+        if !denied.is_empty() {
+            let status = if required {
+                Verdict::Fail
             } else {
-                format!("TCP {}-{}", ports[0], ports[ports.len() - 1])
+                Verdict::Warn
             };
-            if !denied.is_empty() {
-                let status = if required {
-                    Verdict::Fail
-                } else {
-                    Verdict::Warn
-                };
-                aws(
-                    name,
-                    status,
-                    &target,
-                    format!(
-                        "{target} do(es) not admit TCP {} from {from}",
-                        ranges(&denied)
-                    ),
-                    format!(
-                        "add an inbound rule to {} for TCP {} from {from}",
-                        groups.first().unwrap_or(&"the endpoint's group"),
-                        ranges(&denied)
-                    ),
-                )
-            } else if let Some((_, why)) = unknown.first() {
-                let mut ports: Vec<u16> = unknown.iter().map(|(p, _)| *p).collect();
-                ports.dedup();
-                aws(
-                    name,
-                    Verdict::Warn,
-                    &target,
-                    format!(
-                        "TCP {} is admitted only by rules naming {} — not evaluated",
-                        ranges(&ports),
-                        why.join(", ")
-                    ),
-                    format!(
-                        "confirm the agent ({from}) is covered by {}, or add a CIDR rule",
-                        why.join(", ")
-                    ),
-                )
-            } else {
-                aws(
-                    name,
-                    Verdict::Pass,
-                    &target,
-                    format!("{what} admitted from {from}"),
-                    String::new(),
-                )
-            }
-        })
-        .collect()
+            return aws(
+                name,
+                status,
+                target,
+                format!(
+                    "{target} do(es) not admit TCP {} from {from}",
+                    ranges(&denied)
+                ),
+                format!(
+                    "add an inbound rule to {} for TCP {} from {from}",
+                    self.first_group,
+                    ranges(&denied)
+                ),
+            );
+        }
+        if let Some((_, why)) = unknown.first() {
+            let mut ports: Vec<u16> = unknown.iter().map(|(p, _)| *p).collect();
+            ports.dedup();
+            return aws(
+                name,
+                Verdict::Warn,
+                target,
+                format!(
+                    "TCP {} is admitted only by rules naming {} — not evaluated",
+                    ranges(&ports),
+                    why.join(", ")
+                ),
+                format!(
+                    "confirm the agent ({from}) is covered by {}, or add a CIDR rule",
+                    why.join(", ")
+                ),
+            );
+        }
+        let what = match ports {
+            [one] => format!("TCP {one}"),
+            _ => format!("TCP {}-{}", ports[0], ports[ports.len() - 1]),
+        };
+        aws(
+            name,
+            Verdict::Pass,
+            target,
+            format!("{what} admitted from {from}"),
+            String::new(),
+        )
+    }
 }
 
 /// This host's IPv4 networks (not loopback or link-local), from its interfaces.
-pub fn host_networks() -> Vec<Cidr> {
+pub(crate) fn host_networks() -> Vec<Cidr> {
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
         return Vec::new();
     };
@@ -254,7 +285,7 @@ pub fn host_networks() -> Vec<Cidr> {
 }
 
 /// The endpoint VPC's CIDRs must not overlap the agent's networks.
-pub fn overlap_check(settings: &Settings, d: &Discovery) -> Check {
+pub(crate) fn overlap_check(settings: &Settings, d: &Discovery) -> Check {
     let (mine, whose) = if settings.checks.source_cidrs.is_empty() {
         (host_networks(), "this host's interfaces")
     } else {
@@ -324,7 +355,7 @@ fn permission(action: &str, r: Result<(), AwsError>) -> Check {
 }
 
 /// Calls what activation and monitoring need, harmlessly, and names any missing IAM action.
-pub async fn permission_checks(
+pub(crate) async fn permission_checks(
     ec2: &Ec2,
     api: &ControlPlane,
     settings: &Settings,
@@ -368,7 +399,7 @@ pub async fn permission_checks(
 /// Every AWS-side check; also returns the discovery for the network probes and activation
 /// (`Ok(None)`: no endpoint configured, or EC2 says it does not exist; `Err`: EC2 could not be
 /// asked, which is not the same thing).
-pub async fn run(
+pub(crate) async fn run(
     ec2: &Ec2,
     api: &ControlPlane,
     settings: &Settings,
@@ -378,7 +409,26 @@ pub async fn run(
     Result<Option<Discovery>, AwsError>,
 ) {
     let mut out = Vec::new();
-    let identity = match ec2.identity().await {
+    let identity = identity_check(ec2, &mut out).await;
+    let discovery = if settings.endpoint.vpc_endpoint_id.is_none() {
+        Ok(None)
+    } else {
+        discovery_check(ec2, settings, &mut out).await
+    };
+    if let Ok(Some(d)) = &discovery {
+        out.extend(d.notes.iter().cloned());
+        out.push(subnet_check(settings, d));
+        let sources = agent_sources(settings).await;
+        out.extend(security_group_checks(settings, d, &sources));
+        out.push(overlap_check(settings, d));
+    }
+    out.extend(permission_checks(ec2, api, settings, identity.as_ref()).await);
+    (out, identity, discovery)
+}
+
+/// `aws.identity`: who the credentials are (STS GetCallerIdentity).
+async fn identity_check(ec2: &Ec2, out: &mut Vec<Check>) -> Option<Identity> {
+    match ec2.identity().await {
         Ok(id) => {
             out.push(aws(
                 "aws.identity",
@@ -399,38 +449,31 @@ pub async fn run(
             ));
             None
         }
-    };
-    let discovery = if settings.endpoint.vpc_endpoint_id.is_none() {
-        Ok(None)
-    } else {
-        match crate::preflight::discovery::discover(ec2, settings).await {
-            Ok(d) => {
-                out.push(endpoint_check(settings, d.as_ref()));
-                Ok(d)
-            }
-            Err(e) => {
-                out.push(aws(
-                    "aws.endpoint",
-                    Verdict::Fail,
-                    settings
-                        .endpoint
-                        .vpc_endpoint_id
-                        .as_ref()
-                        .map_or("", |v| v.as_str()),
-                    e.to_string(),
-                    e.hint(),
-                ));
-                Err(e)
-            }
-        }
-    };
-    if let Ok(Some(d)) = &discovery {
-        out.extend(d.notes.iter().cloned());
-        out.push(subnet_check(settings, d));
-        let sources = agent_sources(settings).await;
-        out.extend(security_group_checks(settings, d, &sources));
-        out.push(overlap_check(settings, d));
     }
-    out.extend(permission_checks(ec2, api, settings, identity.as_ref()).await);
-    (out, identity, discovery)
+}
+
+/// `aws.endpoint`: the endpoint's discovery, and its state when found.
+async fn discovery_check(
+    ec2: &Ec2,
+    settings: &Settings,
+    out: &mut Vec<Check>,
+) -> Result<Option<Discovery>, AwsError> {
+    match crate::preflight::discovery::discover(ec2, settings).await {
+        Ok(d) => {
+            out.push(endpoint_check(settings, d.as_ref()));
+            Ok(d)
+        }
+        Err(e) => {
+            let id = settings.endpoint.vpc_endpoint_id.as_ref();
+            let target = id.map_or("", |v| v.as_str());
+            out.push(aws(
+                "aws.endpoint",
+                Verdict::Fail,
+                target,
+                e.to_string(),
+                e.hint(),
+            ));
+            Err(e)
+        }
+    }
 }

@@ -8,7 +8,7 @@ use crate::agent::probe::{Outcome, Probe};
 /// The result of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Fine.
     Pass,
     /// Blocks activation or transfers.
@@ -22,7 +22,7 @@ pub enum Verdict {
 /// The report's sections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Group {
+pub(crate) enum Group {
     /// TCP reachability from this host.
     Network,
     /// What AWS says about the endpoint, subnet, security group and networks.
@@ -31,18 +31,14 @@ pub enum Group {
     Permissions,
 }
 
-/// One check.
 #[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    /// Section.
+pub(crate) struct Check {
     pub group: Group,
     /// Stable name, e.g. `aws.subnet_free_ips`.
     pub check: String,
-    /// Verdict.
     pub status: Verdict,
     /// What was checked (host:port, resource id, IAM action).
     pub target: String,
-    /// What was found.
     pub detail: String,
     /// What to do (empty when passed).
     pub hint: String,
@@ -59,7 +55,7 @@ pub struct Check {
 
 impl Check {
     /// A non-probe check.
-    pub fn new(
+    pub(crate) fn new(
         group: Group,
         check: impl Into<String>,
         status: Verdict,
@@ -81,7 +77,7 @@ impl Check {
     }
 
     /// A port probe as a check: open passes; anything else fails if required, warns if not.
-    pub fn from_probe(p: &Probe) -> Check {
+    pub(crate) fn from_probe(p: &Probe) -> Check {
         let status = match (p.outcome, p.target.required) {
             (Outcome::Open, _) => Verdict::Pass,
             (_, true) => Verdict::Fail,
@@ -105,7 +101,7 @@ impl Check {
     }
 
     /// Whether this check blocks.
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.status == Verdict::Fail
     }
 }

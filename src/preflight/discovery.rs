@@ -9,16 +9,15 @@ use serde::Serialize;
 
 use crate::aws::datasync::AwsError;
 use crate::aws::ec2::{Ec2, Endpoint, Eni, SecurityGroup, Subnet};
-use crate::config::Settings;
+use crate::config::{EndpointSettings, Settings};
 use crate::ids::{SecurityGroupArn, SubnetArn, arn_resource_id, partition};
 use crate::preflight::check::{Check, Group, Verdict};
 
 /// What discovery found and chose.
 #[derive(Debug, Clone, Serialize)]
-pub struct Discovery {
+pub(crate) struct Discovery {
     /// The endpoint as EC2 describes it.
     pub endpoint: Endpoint,
-    /// Its network interfaces.
     pub enis: Vec<Eni>,
     /// The endpoint IP to send as `privateLinkEndpoint`.
     pub ip: Option<Ipv4Addr>,
@@ -43,7 +42,10 @@ fn note(check: &str, target: &str, detail: String, hint: &str) -> Check {
 }
 
 /// Discovers the endpoint; `Ok(None)` when EC2 does not know it.
-pub async fn discover(ec2: &Ec2, settings: &Settings) -> Result<Option<Discovery>, AwsError> {
+pub(crate) async fn discover(
+    ec2: &Ec2,
+    settings: &Settings,
+) -> Result<Option<Discovery>, AwsError> {
     let e = &settings.endpoint;
     let Some(id) = &e.vpc_endpoint_id else {
         return Ok(None);
@@ -54,51 +56,8 @@ pub async fn discover(ec2: &Ec2, settings: &Settings) -> Result<Option<Discovery
     let mut enis = ec2.enis(&endpoint.eni_ids).await?;
     enis.sort_by(|a, b| a.subnet_id.cmp(&b.subnet_id));
     let mut notes = Vec::new();
-
-    let pinned_subnet = e
-        .subnet_arn
-        .as_ref()
-        .map(|a| arn_resource_id(a.as_str()).to_string());
-    let subnet_id = pinned_subnet.clone().or_else(|| {
-        enis.iter()
-            .find(|n| n.ip.is_some())
-            .map(|n| n.subnet_id.clone())
-    });
-    if let Some(pinned) = &pinned_subnet
-        && !endpoint.subnet_ids.contains(pinned)
-    {
-        notes.push(note(
-            "aws.subnet",
-            pinned,
-            format!("endpoint.subnet_arn names {pinned}, not one of the endpoint's subnets ({})", endpoint.subnet_ids.join(", ")),
-            "allowed (DataSync puts only task interfaces there) if routing reaches it; otherwise use an endpoint subnet",
-        ));
-    }
-    let eni_ips: Vec<Ipv4Addr> = enis.iter().filter_map(|n| n.ip).collect();
-    let discovered_ip = subnet_id
-        .as_ref()
-        .and_then(|s| enis.iter().find(|n| &n.subnet_id == s).and_then(|n| n.ip))
-        .or_else(|| eni_ips.first().copied());
-    let ip = match e.ip {
-        Some(pinned) => {
-            if !eni_ips.is_empty() && !eni_ips.contains(&pinned) {
-                let found = eni_ips
-                    .iter()
-                    .map(Ipv4Addr::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                notes.push(note(
-                    "aws.endpoint_ip",
-                    &pinned.to_string(),
-                    format!("endpoint.ip is {pinned}, but the endpoint's interfaces have {found}"),
-                    "remove endpoint.ip to use the discovered address, or check that this IP really reaches the endpoint",
-                ));
-            }
-            Some(pinned)
-        }
-        None => discovered_ip,
-    };
-
+    let subnet_id = choose_subnet(e, &endpoint, &enis, &mut notes);
+    let ip = choose_ip(e, subnet_id.as_deref(), &enis, &mut notes);
     let subnet = match &subnet_id {
         Some(s) => ec2
             .subnets(std::slice::from_ref(s))
@@ -113,37 +72,8 @@ pub async fn discover(ec2: &Ec2, settings: &Settings) -> Result<Option<Discovery
             .map(|s| s.arn.clone())
             .filter(|a| !a.is_empty())
     });
-
     let endpoint_groups = ec2.security_groups(&endpoint.group_ids).await?;
-    let pinned_sg = e
-        .security_group_arn
-        .as_ref()
-        .map(|a| arn_resource_id(a.as_str()).to_string());
-    if let Some(pinned) = &pinned_sg
-        && !endpoint.group_ids.contains(pinned)
-    {
-        notes.push(note(
-            "aws.security_group",
-            pinned,
-            format!("endpoint.security_group_arn names {pinned}, not one of the endpoint's groups ({})", endpoint.group_ids.join(", ")),
-            "allowed: it guards the task interfaces; the endpoint's own groups must still admit 443 and 1024-1064 from the agent",
-        ));
-    }
-    let security_group_arn = e
-        .security_group_arn
-        .as_ref()
-        .map(SecurityGroupArn::to_string)
-        .or_else(|| {
-            endpoint_groups.first().map(|g| {
-                let region = e.region.as_str();
-                format!(
-                    "arn:{}:ec2:{region}:{}:security-group/{}",
-                    partition(region),
-                    g.owner_id,
-                    g.id
-                )
-            })
-        });
+    let security_group_arn = choose_security_group(e, &endpoint, &endpoint_groups, &mut notes);
     let vpc_cidrs = ec2.vpc_cidrs(&endpoint.vpc_id).await?;
     Ok(Some(Discovery {
         endpoint,
@@ -158,11 +88,101 @@ pub async fn discover(ec2: &Ec2, settings: &Settings) -> Result<Option<Discovery
     }))
 }
 
+/// The subnet for CreateAgent: the configured one (a note when it is not the endpoint's),
+/// else the first endpoint subnet whose interface has an address.
+fn choose_subnet(
+    e: &EndpointSettings,
+    endpoint: &Endpoint,
+    enis: &[Eni],
+    notes: &mut Vec<Check>,
+) -> Option<String> {
+    let pinned = e
+        .subnet_arn
+        .as_ref()
+        .map(|a| arn_resource_id(a.as_str()).to_string());
+    if let Some(pinned) = &pinned
+        && !endpoint.subnet_ids.contains(pinned)
+    {
+        notes.push(note(
+            "aws.subnet",
+            pinned,
+            format!("endpoint.subnet_arn names {pinned}, not one of the endpoint's subnets ({})", endpoint.subnet_ids.join(", ")),
+            "allowed (DataSync puts only task interfaces there) if routing reaches it; otherwise use an endpoint subnet",
+        ));
+    }
+    pinned.or_else(|| {
+        enis.iter()
+            .find(|n| n.ip.is_some())
+            .map(|n| n.subnet_id.clone())
+    })
+}
+
+/// The endpoint IP: the configured one (a note when no interface has it), else the address
+/// of the interface in the chosen subnet, else the first address.
+fn choose_ip(
+    e: &EndpointSettings,
+    subnet_id: Option<&str>,
+    enis: &[Eni],
+    notes: &mut Vec<Check>,
+) -> Option<Ipv4Addr> {
+    let eni_ips: Vec<Ipv4Addr> = enis.iter().filter_map(|n| n.ip).collect();
+    let Some(pinned) = e.ip else {
+        return subnet_id
+            .and_then(|s| enis.iter().find(|n| n.subnet_id == s).and_then(|n| n.ip))
+            .or_else(|| eni_ips.first().copied());
+    };
+    if !eni_ips.is_empty() && !eni_ips.contains(&pinned) {
+        let found = eni_ips
+            .iter()
+            .map(Ipv4Addr::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        notes.push(note(
+            "aws.endpoint_ip",
+            &pinned.to_string(),
+            format!("endpoint.ip is {pinned}, but the endpoint's interfaces have {found}"),
+            "remove endpoint.ip to use the discovered address, or check that this IP really reaches the endpoint",
+        ));
+    }
+    Some(pinned)
+}
+
+/// The security group for CreateAgent: the configured one (a note when it is not the
+/// endpoint's), else the endpoint's first group.
+fn choose_security_group(
+    e: &EndpointSettings,
+    endpoint: &Endpoint,
+    endpoint_groups: &[SecurityGroup],
+    notes: &mut Vec<Check>,
+) -> Option<String> {
+    if let Some(pinned) = &e.security_group_arn {
+        let pinned_id = arn_resource_id(pinned.as_str());
+        if !endpoint.group_ids.iter().any(|g| g == pinned_id) {
+            notes.push(note(
+                "aws.security_group",
+                pinned_id,
+                format!("endpoint.security_group_arn names {pinned_id}, not one of the endpoint's groups ({})", endpoint.group_ids.join(", ")),
+                "allowed: it guards the task interfaces; the endpoint's own groups must still admit 443 and 1024-1064 from the agent",
+            ));
+        }
+        return Some(pinned.to_string());
+    }
+    endpoint_groups.first().map(|g| {
+        let region = e.region.as_str();
+        format!(
+            "arn:{}:ec2:{region}:{}:security-group/{}",
+            partition(region),
+            g.owner_id,
+            g.id
+        )
+    })
+}
+
 /// What discovery still lacks for activation, in words naming the endpoint; None when it is
 /// complete. Each gap is one EC2 shows for a while after an endpoint is created (eventual
 /// consistency; `pending` until its interfaces exist) — never a reason to edit the
 /// configuration on its own, so the caller retries.
-pub fn gap(settings: &Settings, d: Option<&Discovery>) -> Option<String> {
+pub(crate) fn gap(settings: &Settings, d: Option<&Discovery>) -> Option<String> {
     let e = &settings.endpoint;
     let id = e.vpc_endpoint_id.as_ref().map_or("", |v| v.as_str());
     let Some(d) = d else {
@@ -203,7 +223,7 @@ pub fn gap(settings: &Settings, d: Option<&Discovery>) -> Option<String> {
 
 impl Discovery {
     /// The values activation takes from discovery (those that parse as AWS ids).
-    pub fn discovered(&self) -> crate::config::Discovered {
+    pub(crate) fn discovered(&self) -> crate::config::Discovered {
         crate::config::Discovered {
             ip: self.ip,
             subnet_arn: self

@@ -1,15 +1,15 @@
-//! Everything checked before an activation, and the `check` report: the [`check::Check`] type
-//! and its verdicts, which ports to probe for a configuration ([`targets`]), the AWS-side
-//! checks (identity, endpoint, subnet, security groups, permissions: [`aws_checks`]), the
-//! discovery of the endpoint's network facts ([`discovery`]), the evaluation of
-//! security-group rules ([`sg_rules`]) and the rendering of all of it ([`report`]).
+//! Everything checked before an activation, and the `check` report: the `check::Check` type
+//! and its verdicts, which ports to probe for a configuration (`targets`), the AWS-side
+//! checks (identity, endpoint, subnet, security groups, permissions: `aws_checks`), the
+//! discovery of the endpoint's network facts (`discovery`), the evaluation of
+//! security-group rules (`sg_rules`) and the rendering of all of it (`report`).
 //!
 //! May use: `aws`, `agent`, the parsers crate and `support`. Used by `activation` (the
 //! preflight phase) and `commands` (`check`).
 
-pub mod aws_checks;
-pub mod check;
-pub mod discovery;
-pub mod report;
+pub(crate) mod aws_checks;
+pub(crate) mod check;
+pub(crate) mod discovery;
+pub(crate) mod report;
 pub mod sg_rules;
-pub mod targets;
+pub(crate) mod targets;

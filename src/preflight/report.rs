@@ -10,12 +10,11 @@ use crate::preflight::check::{Check, Group, Verdict};
 use crate::preflight::discovery::Discovery;
 
 /// Version of the JSON schema of `check --format json` (documented in the README).
-pub const CHECK_SCHEMA: u32 = 2;
+pub(crate) const CHECK_SCHEMA: u32 = 2;
 
 /// Everything `check` found.
 #[derive(Debug, Serialize)]
-pub struct CheckReport {
-    /// Schema version.
+pub(crate) struct CheckReport {
     pub schema: u32,
     /// No check failed.
     pub ok: bool,
@@ -31,7 +30,7 @@ pub struct CheckReport {
 
 impl CheckReport {
     /// A report; `ok` is derived from the checks.
-    pub fn new(
+    pub(crate) fn new(
         agent_arn: Option<String>,
         identity: Option<Identity>,
         discovered: Option<Discovery>,
@@ -49,12 +48,12 @@ impl CheckReport {
     }
 
     /// `check --format json`.
-    pub fn json(&self) -> String {
+    pub(crate) fn json(&self) -> String {
         serde_json::to_string_pretty(self).expect("report serializes")
     }
 
     /// `check --format text`.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut out = String::new();
         if let Some(arn) = &self.agent_arn {
             let _ = writeln!(

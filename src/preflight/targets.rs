@@ -7,16 +7,16 @@ use crate::config::Settings;
 
 /// TCP ports the agent must reach on the endpoint for its control channel. The article says
 /// 1024–1062; current AWS documentation says 1064, so the wider range is checked.
-pub const CONTROL_PORTS: std::ops::RangeInclusive<u16> = 1024..=1064;
+pub(crate) const CONTROL_PORTS: std::ops::RangeInclusive<u16> = 1024..=1064;
 /// HTTPS to the endpoint: activation and data-plane control.
-pub const HTTPS_PORT: u16 = 443;
+pub(crate) const HTTPS_PORT: u16 = 443;
 /// Only for an AWS Support channel; optional.
-pub const SUPPORT_PORT: u16 = 22;
+pub(crate) const SUPPORT_PORT: u16 = 22;
 
 /// The probes `check` and activation run, from the configuration. Once the agent is
 /// `activated`, its activation port is closed by design and is not probed. `endpoint_ip` is
 /// the configured or discovered endpoint address.
-pub fn targets(
+pub(crate) fn targets(
     settings: &Settings,
     activated: bool,
     endpoint_ip: Option<std::net::Ipv4Addr>,

@@ -7,7 +7,7 @@ use std::error::Error;
 
 /// `err` and every `source()` after it, joined with ": ". A cause whose text the previous
 /// one already contains is skipped: many errors repeat their source in their own message.
-pub fn chain(err: &dyn Error) -> String {
+pub(crate) fn chain(err: &dyn Error) -> String {
     let mut out = err.to_string();
     let mut last = out.clone();
     let mut cause = err.source();

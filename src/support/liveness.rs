@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 /// Grace added to every promise: scheduling jitter on a loaded 2-core host, and the step's
 /// own bookkeeping around the bounded call.
-pub const SLACK: Duration = Duration::from_secs(30);
+pub(crate) const SLACK: Duration = Duration::from_secs(30);
 
 tokio::task_local! {
     static CURRENT: Arc<Promise>;
@@ -60,18 +60,18 @@ impl Promise {
 }
 
 /// Promises `bound` to the current scope, if any.
-pub fn expect_within(bound: Duration) {
+pub(crate) fn expect_within(bound: Duration) {
     let _ = CURRENT.try_with(|p| p.expect_within(bound));
 }
 
 /// One awaited step: promised to take at most `bound`, cancelled (`None`) when it does not.
-pub async fn step<F: Future>(bound: Duration, fut: F) -> Option<F::Output> {
+pub(crate) async fn step<F: Future>(bound: Duration, fut: F) -> Option<F::Output> {
     expect_within(bound);
     tokio::time::timeout(bound, fut).await.ok()
 }
 
 /// A wait between retries, promised as such.
-pub async fn sleep(d: Duration) {
+pub(crate) async fn sleep(d: Duration) {
     expect_within(d);
     tokio::time::sleep(d).await;
 }

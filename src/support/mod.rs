@@ -1,9 +1,9 @@
 //! Small cross-cutting pieces every layer may use and that use nothing of the crate: the
-//! error-chain formatter ([`error_chain`]), liveness promises for awaited steps
-//! ([`liveness`]), the one backoff builder ([`retry`]) and process hardening at start
-//! ([`hardening`]).
+//! error-chain formatter (`error_chain`), liveness promises for awaited steps
+//! (`liveness`), the one backoff builder (`retry`) and process hardening at start
+//! (`hardening`).
 
-pub mod error_chain;
+pub(crate) mod error_chain;
 pub mod hardening;
-pub mod liveness;
-pub mod retry;
+pub(crate) mod liveness;
+pub(crate) mod retry;

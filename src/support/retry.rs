@@ -1,15 +1,24 @@
 //! The one backoff builder: exponential, doubling, ±50% jitter (the `backoff` crate's default
-//! randomization), never giving up by itself — callers bound the whole by their own deadline.
+//! randomization). Every path that retries on its own (the agent's HTTP endpoint, the webhook,
+//! the daemon's phases, the port checks) builds its policy here; AWS calls retry in the SDK.
 
 use std::time::Duration;
 
-/// Waits from `initial`, doubling up to `max`. (The builder, unlike a struct literal, also
-/// starts the *current* interval at the initial one.)
-pub fn exponential(initial: Duration, max: Duration) -> backoff::ExponentialBackoff {
+/// Each wait doubles: the usual exponential backoff (AWS's "Exponential Backoff And Jitter").
+const MULTIPLIER: f64 = 2.0;
+
+/// Waits from `initial`, doubling up to `max`; `give_up_after` ends the retries (`None`: the
+/// caller bounds the whole by its own deadline). The builder, unlike a struct literal, also
+/// starts the *current* interval at the initial one.
+pub(crate) fn exponential(
+    initial: Duration,
+    max: Duration,
+    give_up_after: Option<Duration>,
+) -> backoff::ExponentialBackoff {
     backoff::ExponentialBackoffBuilder::new()
         .with_initial_interval(initial)
-        .with_multiplier(2.0)
+        .with_multiplier(MULTIPLIER)
         .with_max_interval(max)
-        .with_max_elapsed_time(None)
+        .with_max_elapsed_time(give_up_after)
         .build()
 }

@@ -138,19 +138,8 @@ pub(super) fn http_url(v: &str) -> Result<String, String> {
 
 /// The default agent name: this host's name, with characters DataSync refuses replaced.
 pub(super) fn default_agent_name() -> AgentName {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let clean: String = host
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "+=._:@/-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(256)
-        .collect();
+    // DataSync's agent-name pattern (AgentName) and its 256-character limit.
+    let clean = crate::ids::sanitized(&crate::host::hostname(), "+=._:@/-", 256);
     AgentName::parse(&clean).unwrap_or_else(|_| AgentName::parse("datasync-warden").expect("valid"))
 }
 

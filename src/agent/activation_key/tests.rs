@@ -1,4 +1,6 @@
 use super::*;
+use crate::agent::probe::Outcome;
+use datasync_warden_parsers::activation_response::excerpt;
 
 const IP: Ipv4Addr = Ipv4Addr::new(172, 16, 1, 10);
 const KEY: &str = "ABCDE-12345-FGHIJ-67890-KLMNO";

@@ -7,52 +7,42 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 use crate::ids::AgentArn;
 
 /// Current schema version of `state.json`.
-pub const STATE_VERSION: u32 = 1;
-/// Where systemd keeps this machine's identity (machine-id(5)).
-pub const MACHINE_ID_PATHS: [&str; 2] = ["/etc/machine-id", "/var/lib/dbus/machine-id"];
-/// Names another machine-id file (containers, tests): read instead of [`MACHINE_ID_PATHS`].
-pub const MACHINE_ID_FILE_ENV: &str = "DATASYNC_WARDEN_MACHINE_ID_FILE";
+pub(crate) const STATE_VERSION: u32 = 1;
 /// Largest state file read. A record is well under 2 KiB; a bigger file is not ours, and
 /// reading it whole could exhaust memory.
-pub const MAX_STATE_BYTES: u64 = 64 * 1024;
+pub(crate) const MAX_STATE_BYTES: u64 = 64 * 1024;
 /// The lock file in the state directory: held by whoever may write the state.
-pub const LOCK_FILE: &str = ".lock";
+pub(crate) const LOCK_FILE: &str = ".lock";
 /// Prefix of the temporary files a write renames into place; one left over is a killed write.
 const TEMP_PREFIX: &str = ".state.json.";
-/// How often a waiting command retries the lock: cheap, and quick to notice a release.
-const LOCK_POLL: Duration = Duration::from_millis(200);
 
 /// What the daemon knows about its agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
-pub enum Record {
+pub(crate) enum Record {
     /// CreateAgent may have been sent with this token as a tag; the agent is not yet known.
     Activating {
         /// Random token, also sent as the `datasync-warden:activation-token` tag.
         activation_token: String,
         /// Agent name used for CreateAgent (narrows the search when adopting).
         agent_name: String,
-        /// Region.
         region: String,
         /// When this attempt started (RFC 3339).
         started_at: String,
     },
     /// The agent exists.
     Activated {
-        /// The agent.
         agent_arn: AgentArn,
-        /// Its name.
         agent_name: String,
-        /// Region.
         region: String,
         /// The VPC endpoint it was activated through.
         vpc_endpoint_id: String,
@@ -73,35 +63,28 @@ pub enum Record {
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StateFile {
-    /// Schema version.
+pub(crate) struct StateFile {
     pub version: u32,
     /// `/etc/machine-id` of the machine that wrote it.
     pub machine_id: String,
-    /// The record.
     #[serde(flatten)]
     pub record: Record,
 }
 
 /// What was found on disk.
 #[derive(Debug)]
-pub enum Loaded {
+pub(crate) enum Loaded {
     /// No state file: not activated from this host.
     Absent,
     /// Written on another machine (image cloned after activation): not trusted.
-    Foreign {
-        /// Its machine id.
-        theirs: String,
-        /// Ours.
-        ours: String,
-    },
+    Foreign { theirs: String, ours: String },
     /// Ours.
     Mine(Box<StateFile>),
 }
 
 /// A state-file failure.
 #[derive(Debug, thiserror::Error)]
-pub enum StateError {
+pub(crate) enum StateError {
     /// Reading or writing failed.
     #[error("failed to {op} {}", path.display())]
     Io {
@@ -109,13 +92,11 @@ pub enum StateError {
         op: &'static str,
         /// The file or directory.
         path: PathBuf,
-        /// Why.
         source: io::Error,
     },
     /// The file exists but is not a state file this version understands.
     #[error("{} is not a valid state file: {detail}", path.display())]
     Corrupt {
-        /// The file.
         path: PathBuf,
         /// Parser's words.
         detail: String,
@@ -129,7 +110,6 @@ pub enum StateError {
     /// Another process holds the state directory's lock.
     #[error("the state directory {} is in use by {holder} (waited {})", dir.display(), humantime::format_duration(*waited))]
     Locked {
-        /// The state directory.
         dir: PathBuf,
         /// What the lock file says about its holder (pid and command).
         holder: String,
@@ -140,7 +120,7 @@ pub enum StateError {
 
 impl StateError {
     /// Stable label for metrics and logs.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             StateError::Io { .. } => "state_io",
             StateError::Corrupt { .. } => "state_corrupt",
@@ -150,7 +130,7 @@ impl StateError {
     }
 
     /// What the operator should do.
-    pub fn hint(&self) -> String {
+    pub(crate) fn hint(&self) -> String {
         match self {
             StateError::Io { .. } => {
                 "check state.dir exists and is writable by the daemon's user".into()
@@ -173,55 +153,13 @@ impl StateError {
     }
 }
 
-/// Reads this machine's id: from the file [`MACHINE_ID_FILE_ENV`] names, else the first of
-/// [`MACHINE_ID_PATHS`] that exists.
-pub fn machine_id() -> Result<String, StateError> {
-    match std::env::var_os(MACHINE_ID_FILE_ENV) {
-        Some(p) => machine_id_from(&[Path::new(&p)]),
-        None => machine_id_from(&MACHINE_ID_PATHS.map(Path::new)),
-    }
-}
-
-/// The machine id in the first of `paths` that exists. A file that exists but does not hold
-/// 32 hex digits (machine-id(5)) is an error, not an identity: a blank or garbled id shared by
-/// clones would make every clone trust the golden image's state.
-pub fn machine_id_from(paths: &[&Path]) -> Result<String, StateError> {
-    let mut last = String::new();
-    for p in paths {
-        let text = match fs::File::open(p).and_then(|f| read_capped(f, 1024)) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                last = format!("{} does not exist", p.display());
-                continue;
-            }
-            Err(e) => {
-                return Err(StateError::MachineId {
-                    detail: format!("{}: {e}", p.display()),
-                });
-            }
-        };
-        let id = text.trim();
-        if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(id.to_ascii_lowercase());
-        }
-        return Err(StateError::MachineId {
-            detail: format!(
-                "{} holds {:?}, not 32 hexadecimal digits",
-                p.display(),
-                printable(id)
-            ),
-        });
-    }
-    Err(StateError::MachineId { detail: last })
-}
-
 /// The start of a file's text, safe to print: 64 characters, control characters escaped.
-fn printable(s: &str) -> String {
+pub(super) fn printable(s: &str) -> String {
     s.chars().take(64).flat_map(char::escape_default).collect()
 }
 
 /// Reads at most `cap` bytes as UTF-8; more is an `InvalidData` error.
-fn read_capped(f: fs::File, cap: u64) -> io::Result<String> {
+pub(super) fn read_capped(f: fs::File, cap: u64) -> io::Result<String> {
     use std::io::Read;
     let mut text = String::new();
     f.take(cap + 1).read_to_string(&mut text)?;
@@ -235,20 +173,20 @@ fn read_capped(f: fs::File, cap: u64) -> io::Result<String> {
 }
 
 /// Now, as RFC 3339 (UTC, seconds).
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
 /// The state directory and this machine's identity.
 #[derive(Debug, Clone)]
-pub struct StateStore {
+pub(crate) struct StateStore {
     dir: PathBuf,
     machine_id: String,
 }
 
 impl StateStore {
     /// A store in `dir` for the machine `machine_id`.
-    pub fn new(dir: impl Into<PathBuf>, machine_id: String) -> Self {
+    pub(crate) fn new(dir: impl Into<PathBuf>, machine_id: String) -> Self {
         Self {
             dir: dir.into(),
             machine_id,
@@ -256,17 +194,12 @@ impl StateStore {
     }
 
     /// `<dir>/state.json`.
-    pub fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.join("state.json")
     }
 
-    /// This machine's id.
-    pub fn machine_id(&self) -> &str {
-        &self.machine_id
-    }
-
     /// Reads the state file.
-    pub fn load(&self) -> Result<Loaded, StateError> {
+    pub(crate) fn load(&self) -> Result<Loaded, StateError> {
         let path = self.path();
         let text = match fs::File::open(&path).and_then(|f| read_capped(f, MAX_STATE_BYTES)) {
             Ok(t) => t,
@@ -308,7 +241,7 @@ impl StateStore {
     }
 
     /// Atomically replaces the state file with `record`.
-    pub fn save(&self, record: &Record) -> Result<(), StateError> {
+    pub(crate) fn save(&self, record: &Record) -> Result<(), StateError> {
         let file = StateFile {
             version: STATE_VERSION,
             machine_id: self.machine_id.clone(),
@@ -332,109 +265,6 @@ impl StateStore {
         tmp.as_file().sync_all().map_err(|e| io("fsync", e))?;
         tmp.persist(&path).map_err(|e| io("rename into", e.error))?;
         fsync_dir(&self.dir)
-    }
-
-    /// Takes the state directory's exclusive lock, waiting at most `wait` for another holder:
-    /// whoever may write the state holds it from the load to the final save. The lock file
-    /// names its holder, so a waiter can say who is in the way. Released on drop (and by the
-    /// kernel when the holder dies: a crash never leaves the directory locked).
-    pub async fn lock(&self, wait: Duration) -> Result<StateLock, StateError> {
-        let started = Instant::now();
-        loop {
-            let this = self.clone();
-            let attempt = tokio::task::spawn_blocking(move || this.try_lock())
-                .await
-                .unwrap_or_else(|e| {
-                    Err(StateError::Io {
-                        op: "lock",
-                        path: self.dir.join(LOCK_FILE),
-                        source: io::Error::other(e.to_string()),
-                    })
-                })?;
-            match attempt {
-                Ok(lock) => return Ok(lock),
-                Err(holder) if started.elapsed() >= wait => {
-                    return Err(StateError::Locked {
-                        dir: self.dir.clone(),
-                        holder,
-                        waited: started.elapsed(),
-                    });
-                }
-                Err(holder) => {
-                    log::debug!("state directory locked by {holder}; waiting");
-                    tokio::time::sleep(LOCK_POLL).await;
-                }
-            }
-        }
-    }
-
-    /// One non-blocking attempt: the lock, or what the lock file says about its holder.
-    fn try_lock(&self) -> Result<Result<StateLock, String>, StateError> {
-        self.ensure_dir()?;
-        let path = self.dir.join(LOCK_FILE);
-        let io = |op, source| StateError::Io {
-            op,
-            path: path.clone(),
-            source,
-        };
-        let opened = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path);
-        // A lock file another user left (root ran `activate` once) cannot be opened for
-        // writing by the daemon's user; flock(2) works on a read-only descriptor all the same.
-        let (mut file, writable) = match opened {
-            Ok(f) => (f, true),
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                (fs::File::open(&path).map_err(|e| io("open", e))?, false)
-            }
-            Err(e) => return Err(io("open", e)),
-        };
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                let holder = fs::File::open(&path)
-                    .and_then(|f| read_capped(f, 512))
-                    .unwrap_or_default();
-                let holder = holder.trim();
-                return Ok(Err(if holder.is_empty() {
-                    "another process".to_string()
-                } else {
-                    printable(holder)
-                }));
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(io("lock", e)),
-        }
-        if writable {
-            file.set_len(0)
-                .and_then(|()| file.write_all(holder_line().as_bytes()))
-                .map_err(|e| io("write", e))?;
-        }
-        self.remove_stale_temps();
-        Ok(Ok(StateLock { file, writable }))
-    }
-
-    /// Removes temporary files a killed write left behind. Only the lock holder calls this: a
-    /// temporary file is never another live writer's.
-    fn remove_stale_temps(&self) {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with(TEMP_PREFIX) {
-                match fs::remove_file(entry.path()) {
-                    Ok(()) => log::info!(
-                        "removed {}, left by an interrupted state write",
-                        entry.path().display()
-                    ),
-                    Err(e) => log::warn!("cannot remove {}: {e}", entry.path().display()),
-                }
-            }
-        }
     }
 
     fn ensure_dir(&self) -> Result<(), StateError> {
@@ -464,35 +294,6 @@ impl StateStore {
     }
 }
 
-/// The state directory's exclusive lock; released when dropped.
-#[derive(Debug)]
-pub struct StateLock {
-    file: fs::File,
-    writable: bool,
-}
-
-impl Drop for StateLock {
-    /// The holder line goes with the lock: a later waiter never names a process long gone.
-    fn drop(&mut self) {
-        if self.writable {
-            let _ = self.file.set_len(0);
-        }
-    }
-}
-
-/// Subcommands, the only word of the command line the lock file records.
-const SUBCOMMANDS: [&str; 5] = ["run", "activate", "check", "fetch-key", "status"];
-
-/// `pid 1234 (datasync-warden run)`: the pid and the subcommand only. Never the whole command
-/// line, which may hold `--activation-key KEY` (and need not be UTF-8).
-fn holder_line() -> String {
-    let sub = std::env::args_os()
-        .skip(1)
-        .find_map(|a| SUBCOMMANDS.iter().find(|s| a.as_os_str() == **s).copied())
-        .unwrap_or("a command");
-    format!("pid {} (datasync-warden {sub})\n", std::process::id())
-}
-
 /// Makes a rename durable: the directory entry itself must reach the disk.
 fn fsync_dir(dir: &Path) -> Result<(), StateError> {
     fs::File::open(dir)
@@ -504,8 +305,15 @@ fn fsync_dir(dir: &Path) -> Result<(), StateError> {
         })
 }
 
+mod lock;
+mod machine_id;
+
+pub(crate) use lock::StateLock;
+pub(crate) use machine_id::machine_id;
+
 #[cfg(test)]
 mod tests {
+    use super::lock::holder_line;
     use super::*;
 
     fn activating() -> Record {
