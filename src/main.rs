@@ -2,12 +2,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use datasync_warden::support::hardening;
 use datasync_warden::{cli::Cli, commands, logging};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_for(env!("CARGO_PKG_VERSION"), env!("CARGO_PKG_DESCRIPTION"));
     logging::init(cli.verbose);
     // Before any key or credential is in memory; without it we still run, but say so.
     if let Err(e) = hardening::forbid_core_dumps() {

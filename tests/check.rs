@@ -113,3 +113,29 @@ async fn a_closed_stdout_is_not_a_crash() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn help_and_version_are_the_daemons() {
+    // The CLI definition lives in the parsers crate; a bare clap `version`/`about` there
+    // would print that crate's description and version.
+    let bin = env!("CARGO_BIN_EXE_datasync-warden");
+    let version = std::process::Command::new(bin)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(version.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("datasync-warden {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = std::process::Command::new(bin)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert_eq!(
+        help.lines().next(),
+        Some(env!("CARGO_PKG_DESCRIPTION")),
+        "{help}"
+    );
+}

@@ -40,20 +40,33 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// Every `crate::<module>` named on a line, comments included: a doc link upward is a
-/// dependency of the reader's model too.
+/// Every `crate::<module>` named on a line, comments included (a doc link upward is a
+/// dependency of the reader's model too), also inside a `crate::{a, b::c}` group. A
+/// `super::super` path is reported as the module `super::super`: across folders, the rule
+/// wants `crate::` paths it can read.
 fn named_modules(line: &str) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect()
+    };
     let mut out = Vec::new();
     let mut rest = line;
     while let Some(i) = rest.find("crate::") {
         rest = &rest[i + "crate::".len()..];
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-            .collect();
-        if !name.is_empty() {
-            out.push(name);
+        if let Some(group) = rest.strip_prefix('{') {
+            let inner = group.split('}').next().unwrap_or("");
+            out.extend(inner.split(',').map(ident).filter(|n| !n.is_empty()));
+        } else {
+            let name = ident(rest);
+            if !name.is_empty() {
+                out.push(name);
+            }
         }
+    }
+    if line.contains("super::super") {
+        out.push("super::super".into());
     }
     out
 }
@@ -94,10 +107,34 @@ fn every_layer_names_only_the_layers_below_it() {
             let name = entry.file_name().to_string_lossy().into_owned();
             assert!(
                 seen.contains(&name.as_str()),
-                "src/{name}/ has no layer in LAYERS"
+                "src/{name}/ has no layer in LEVELS"
             );
         }
     }
+}
+
+#[test]
+fn logging_names_only_the_ground_floor() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/logging.rs");
+    let text = fs::read_to_string(path).unwrap();
+    for (n, line) in text.lines().enumerate() {
+        for m in named_modules(line) {
+            assert!(
+                LEVELS[0].contains(&m.as_str()),
+                "logging.rs:{}: names crate::{m}",
+                n + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn groups_and_relative_paths_are_read() {
+    assert_eq!(
+        named_modules("use crate::{aws, daemon::status}; // crate::ids"),
+        ["aws", "daemon", "ids"]
+    );
+    assert_eq!(named_modules("use super::super::x;"), ["super::super"]);
 }
 
 #[test]

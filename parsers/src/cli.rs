@@ -3,13 +3,16 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::config::DEFAULT_CONFIG_PATH;
 
 /// Activates an AWS DataSync agent through a private VPC endpoint, then keeps watch over it.
+///
+/// The version and the one-line description are the binary's package's, given to
+/// [`Cli::command_for`]: a bare `version`/`about` here would name this crate's.
 #[derive(Debug, Parser)]
-#[command(name = "datasync-warden", version, about, long_about = None)]
+#[command(name = "datasync-warden", long_about = None)]
 pub struct Cli {
     /// Main configuration file; `config.d/*.toml` beside it are applied after it, in order.
     #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
@@ -58,4 +61,19 @@ pub enum Format {
     Text,
     /// For pipelines (stable schema, see the README).
     Json,
+}
+
+impl Cli {
+    /// The command definition with the binary's `version` and `about` (its package's
+    /// `CARGO_PKG_VERSION` and `CARGO_PKG_DESCRIPTION`); the man page uses the same.
+    pub fn command_for(version: &'static str, about: &'static str) -> clap::Command {
+        Cli::command().version(version).about(about)
+    }
+
+    /// Parses this process's arguments against [`Cli::command_for`]; on bad usage, `--help`
+    /// or `--version`, prints and exits as clap does.
+    pub fn parse_for(version: &'static str, about: &'static str) -> Cli {
+        let matches = Cli::command_for(version, about).get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }

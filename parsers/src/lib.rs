@@ -7,9 +7,9 @@
 //!
 //! Why a crate of its own: these parsers take untrusted text (a hand-edited file, a hostile
 //! agent's HTTP answer), so the fuzz targets (`fuzz/`) build them with sanitizers. Here they
-//! depend on no I/O runtime, no HTTP stack and no AWS SDK, so a fuzz build stays small and
-//! nothing here can block or touch the network. The daemon re-exports `config`, `ids`, `cidr`
-//! and `redact` at its crate root.
+//! depend on no async runtime, no HTTP stack and no AWS SDK, so a fuzz build stays small and
+//! nothing here touches the network; the only I/O is reading small local files
+//! (`config::load`, `host::hostname`: at start and on reload). The daemon re-exports `config`, `ids`, `cidr`, `redact`, `host` and `cli` at its crate root.
 #![deny(missing_docs)]
 
 pub mod activation_response;

@@ -164,53 +164,12 @@ pub(crate) async fn handle(
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }
-    match plan.terminal {
-        Some(Terminal::Reset) => {
-            log::info!("api {op}: fault: dropping the connection");
-            return Err(DropConnection);
-        }
-        Some(Terminal::Throttle) => {
-            log::info!("api {op}: fault: throttled");
-            return Ok(error(&ApiError::throttling()));
-        }
-        Some(Terminal::Internal) => {
-            log::info!("api {op}: fault: internal error");
-            return Ok(error(&ApiError::internal()));
-        }
-        Some(Terminal::Error(kind, status)) => {
-            log::info!("api {op}: fault: {kind}");
-            return Ok(error(&ApiError {
-                status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-                kind,
-                message: format!("injected {kind}"),
-            }));
-        }
-        Some(Terminal::NotFound) => {
-            log::info!("api {op}: fault: does not exist (yet)");
-            return Ok(error(&ApiError {
-                status: StatusCode::BAD_REQUEST,
-                kind: "InvalidRequestException",
-                message: "host-0c61c0944a13c5fda does not exist or has been deleted.".into(),
-            }));
-        }
-        None => {}
+    if let Some(t) = plan.terminal {
+        return terminal(&op, t);
     }
-
-    let input = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(serde_json::Map::new())
-    } else {
-        match serde_json::from_slice::<Value>(&body) {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(_) => return Ok(error(&ApiError::serialization("Expected a JSON object"))),
-            Err(e) => {
-                return Ok(error(&ApiError::serialization(format!(
-                    "Malformed JSON: {e}"
-                ))));
-            }
-        }
-    };
-    let Value::Object(input) = input else {
-        return Ok(error(&ApiError::serialization("Expected a JSON object")));
+    let input = match parse_input(&body) {
+        Ok(input) => input,
+        Err(e) => return Ok(error(&e)),
     };
     let result = operations::dispatch(&state, &op, &input).await;
     match result {
@@ -230,6 +189,52 @@ pub(crate) async fn handle(
             log::info!("api {op}: {} {}", e.kind, e.message);
             Ok(error(&e))
         }
+    }
+}
+
+/// What an injected terminal fault answers instead of the operation.
+fn terminal(op: &str, t: Terminal) -> Result<Response<Body>, DropConnection> {
+    match t {
+        Terminal::Reset => {
+            log::info!("api {op}: fault: dropping the connection");
+            Err(DropConnection)
+        }
+        Terminal::Throttle => {
+            log::info!("api {op}: fault: throttled");
+            Ok(error(&ApiError::throttling()))
+        }
+        Terminal::Internal => {
+            log::info!("api {op}: fault: internal error");
+            Ok(error(&ApiError::internal()))
+        }
+        Terminal::Error(kind, status) => {
+            log::info!("api {op}: fault: {kind}");
+            Ok(error(&ApiError {
+                status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                kind,
+                message: format!("injected {kind}"),
+            }))
+        }
+        Terminal::NotFound => {
+            log::info!("api {op}: fault: does not exist (yet)");
+            Ok(error(&ApiError {
+                status: StatusCode::BAD_REQUEST,
+                kind: "InvalidRequestException",
+                message: "host-0c61c0944a13c5fda does not exist or has been deleted.".into(),
+            }))
+        }
+    }
+}
+
+/// The request's JSON object (an empty body is `{}`, as AWS accepts it).
+fn parse_input(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(input)) => Ok(input),
+        Ok(_) => Err(ApiError::serialization("Expected a JSON object")),
+        Err(e) => Err(ApiError::serialization(format!("Malformed JSON: {e}"))),
     }
 }
 

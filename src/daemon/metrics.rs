@@ -15,141 +15,155 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-struct Out(String);
+/// A metric family: one row of [`FAMILIES`].
+struct Family {
+    name: &'static str,
+    kind: Kind,
+    help: &'static str,
+    read: Read,
+}
 
-impl Out {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    }
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        let labels: Vec<String> = labels
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
-            .collect();
-        let labels = if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{}}}", labels.join(","))
-        };
-        let _ = writeln!(self.0, "{name}{labels} {value}");
+/// The family's `# TYPE`.
+#[derive(Clone, Copy)]
+enum Kind {
+    Gauge,
+    Counter,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Gauge => "gauge",
+            Kind::Counter => "counter",
+        }
     }
 }
 
+/// How a family's samples are read from the snapshot.
+enum Read {
+    /// One sample without labels.
+    Value(fn(&Snapshot) -> f64),
+    /// One sample per value of the label named first, in the order returned.
+    ByLabel(&'static str, fn(&Snapshot) -> Vec<(&str, f64)>),
+}
+
+/// 1 or 0.
+fn flag(b: bool) -> f64 {
+    f64::from(u8::from(b))
+}
+
+/// Every family, in the order they are exposed: adding a metric is adding a row.
+const FAMILIES: &[Family] = &[
+    Family {
+        name: "datasync_warden_build_info",
+        kind: Kind::Gauge,
+        help: "Build information; always 1.",
+        read: Read::ByLabel("version", |s| vec![(s.version, 1.0)]),
+    },
+    Family {
+        name: "process_start_time_seconds",
+        kind: Kind::Gauge,
+        help: "Start time of the process since the Unix epoch in seconds.",
+        read: Read::Value(|s| s.start_time),
+    },
+    Family {
+        name: "datasync_warden_phase",
+        kind: Kind::Gauge,
+        help: "1 for the phase the daemon is in, 0 for the others.",
+        read: Read::ByLabel("phase", |s| {
+            Phase::ALL
+                .iter()
+                .map(|&p| (p.as_str(), flag(p == s.phase)))
+                .collect()
+        }),
+    },
+    Family {
+        name: "datasync_warden_agent_activated",
+        kind: Kind::Gauge,
+        help: "1 once the agent is activated (or monitored by ARN).",
+        read: Read::Value(|s| flag(s.agent_arn.is_some())),
+    },
+    Family {
+        name: "datasync_warden_agent_online",
+        kind: Kind::Gauge,
+        help: "1 when the last DescribeAgent said ONLINE.",
+        read: Read::Value(|s| flag(s.agent_status.as_deref() == Some("ONLINE"))),
+    },
+    Family {
+        name: "datasync_warden_agent_offline_declared",
+        kind: Kind::Gauge,
+        help: "1 while the agent is declared OFFLINE (after monitor.offline_after polls).",
+        read: Read::Value(|s| flag(s.offline)),
+    },
+    Family {
+        name: "datasync_warden_last_poll_timestamp_seconds",
+        kind: Kind::Gauge,
+        help: "Time of the last successful DescribeAgent since the Unix epoch.",
+        read: Read::Value(|s| s.last_poll_timestamp.unwrap_or(0.0)),
+    },
+    Family {
+        name: "datasync_warden_alerts_total",
+        kind: Kind::Counter,
+        help: "Alerts raised, by event.",
+        // Every event, raised or not, so that rate() sees a counter start at 0.
+        read: Read::ByLabel("event", |s| {
+            EventKind::ALL
+                .iter()
+                .map(|k| {
+                    let n = s.alerts_total.get(k.as_str()).copied().unwrap_or(0);
+                    (k.as_str(), n as f64)
+                })
+                .collect()
+        }),
+    },
+    Family {
+        name: "datasync_warden_aws_errors_total",
+        kind: Kind::Counter,
+        help: "Failed AWS calls, by error kind.",
+        read: Read::ByLabel("kind", |s| {
+            s.aws_errors_total
+                .iter()
+                .map(|(kind, n)| (kind.as_str(), *n as f64))
+                .collect()
+        }),
+    },
+    Family {
+        name: "datasync_warden_webhook_failures_total",
+        kind: Kind::Counter,
+        help: "Alerts the webhook did not accept after retries.",
+        read: Read::Value(|s| s.webhook_failures_total as f64),
+    },
+    Family {
+        name: "datasync_warden_check_ok",
+        kind: Kind::Gauge,
+        help: "1 when the named check passed at its last run.",
+        read: Read::ByLabel("check", |s| {
+            s.checks
+                .iter()
+                .map(|(check, ok)| (check.as_str(), flag(*ok)))
+                .collect()
+        }),
+    },
+];
+
 /// Renders every metric.
 pub(crate) fn render(s: &Snapshot) -> String {
-    let mut o = Out(String::with_capacity(4096));
-    o.family(
-        "datasync_warden_build_info",
-        "gauge",
-        "Build information; always 1.",
-    );
-    o.sample("datasync_warden_build_info", &[("version", s.version)], 1.0);
-    o.family(
-        "process_start_time_seconds",
-        "gauge",
-        "Start time of the process since the Unix epoch in seconds.",
-    );
-    o.sample("process_start_time_seconds", &[], s.start_time);
-    o.family(
-        "datasync_warden_phase",
-        "gauge",
-        "1 for the phase the daemon is in, 0 for the others.",
-    );
-    for p in Phase::ALL {
-        o.sample(
-            "datasync_warden_phase",
-            &[("phase", p.as_str())],
-            f64::from(u8::from(p == s.phase)),
-        );
+    let mut out = String::with_capacity(4096);
+    for f in FAMILIES {
+        let (name, kind) = (f.name, f.kind.as_str());
+        let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} {kind}", f.help);
+        match f.read {
+            Read::Value(read) => {
+                let _ = writeln!(out, "{name} {}", read(s));
+            }
+            Read::ByLabel(key, read) => {
+                for (value, n) in read(s) {
+                    let _ = writeln!(out, "{name}{{{key}=\"{}\"}} {n}", label(value));
+                }
+            }
+        }
     }
-    o.family(
-        "datasync_warden_agent_activated",
-        "gauge",
-        "1 once the agent is activated (or monitored by ARN).",
-    );
-    o.sample(
-        "datasync_warden_agent_activated",
-        &[],
-        f64::from(u8::from(s.agent_arn.is_some())),
-    );
-    o.family(
-        "datasync_warden_agent_online",
-        "gauge",
-        "1 when the last DescribeAgent said ONLINE.",
-    );
-    o.sample(
-        "datasync_warden_agent_online",
-        &[],
-        f64::from(u8::from(s.agent_status.as_deref() == Some("ONLINE"))),
-    );
-    o.family(
-        "datasync_warden_agent_offline_declared",
-        "gauge",
-        "1 while the agent is declared OFFLINE (after monitor.offline_after polls).",
-    );
-    o.sample(
-        "datasync_warden_agent_offline_declared",
-        &[],
-        f64::from(u8::from(s.offline)),
-    );
-    o.family(
-        "datasync_warden_last_poll_timestamp_seconds",
-        "gauge",
-        "Time of the last successful DescribeAgent since the Unix epoch.",
-    );
-    o.sample(
-        "datasync_warden_last_poll_timestamp_seconds",
-        &[],
-        s.last_poll_timestamp.unwrap_or(0.0),
-    );
-    o.family(
-        "datasync_warden_alerts_total",
-        "counter",
-        "Alerts raised, by event.",
-    );
-    for k in EventKind::ALL {
-        let n = s.alerts_total.get(k.as_str()).copied().unwrap_or(0);
-        o.sample(
-            "datasync_warden_alerts_total",
-            &[("event", k.as_str())],
-            n as f64,
-        );
-    }
-    o.family(
-        "datasync_warden_aws_errors_total",
-        "counter",
-        "Failed AWS calls, by error kind.",
-    );
-    for (kind, n) in &s.aws_errors_total {
-        o.sample(
-            "datasync_warden_aws_errors_total",
-            &[("kind", kind)],
-            *n as f64,
-        );
-    }
-    o.family(
-        "datasync_warden_webhook_failures_total",
-        "counter",
-        "Alerts the webhook did not accept after retries.",
-    );
-    o.sample(
-        "datasync_warden_webhook_failures_total",
-        &[],
-        s.webhook_failures_total as f64,
-    );
-    o.family(
-        "datasync_warden_check_ok",
-        "gauge",
-        "1 when the named check passed at its last run.",
-    );
-    for (check, ok) in &s.checks {
-        o.sample(
-            "datasync_warden_check_ok",
-            &[("check", check)],
-            f64::from(u8::from(*ok)),
-        );
-    }
-    o.0
+    out
 }
 
 #[cfg(test)]
@@ -183,6 +197,44 @@ mod tests {
             );
         }
     }
+
+    /// A status with every field `render` reads set, labels that need escaping included;
+    /// `populated = false` is a fresh daemon's (nothing known yet).
+    fn snapshot(populated: bool) -> Snapshot {
+        let st = Status::new("eu-west-1");
+        st.update(|s| {
+            s.start_time = 1_700_000_000.25;
+            s.version = "1.2.3-test";
+            if !populated {
+                return;
+            }
+            s.phase = Phase::Monitoring;
+            s.agent_arn = Some("arn:aws:datasync:eu-west-1:111122223333:agent/agent-x".into());
+            s.agent_status = Some("ONLINE".into());
+            s.offline = true;
+            s.last_poll_timestamp = Some(1_700_000_123.5);
+            s.alerts_total.insert("offline".into(), 3);
+            s.alerts_total.insert("api_errors".into(), 12);
+            s.alerts_total.insert("not_an_event".into(), 9);
+            s.aws_errors_total.insert("throttled".into(), 2);
+            s.aws_errors_total.insert("we\"ird\\kind\n".into(), 1);
+            s.webhook_failures_total = 4;
+            s.checks.insert("agent.activation_port".into(), true);
+            s.checks.insert("endpoint.https".into(), false);
+        });
+        st.snapshot()
+    }
+
+    /// Today's exposition, byte for byte (`metrics/*.prom`): a change here changes what every
+    /// scraper reads.
+    #[test]
+    fn output_is_pinned() {
+        assert_eq!(render(&snapshot(true)), POPULATED);
+        assert_eq!(render(&snapshot(false)), FRESH);
+    }
+
+    const POPULATED: &str = include_str!("metrics/populated.prom");
+    const FRESH: &str = include_str!("metrics/fresh.prom");
 
     #[test]
     fn label_values_are_escaped() {

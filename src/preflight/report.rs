@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::agent::probe::Outcome;
 use crate::aws::ec2::Identity;
 use crate::preflight::check::{Check, Group, Verdict};
 use crate::preflight::discovery::Discovery;
@@ -147,10 +148,7 @@ fn rows<'a>(checks: impl Iterator<Item = &'a Check>) -> Vec<[String; 4]> {
                     .iter()
                     .filter_map(|p| p.elapsed_ms)
                     .fold(0.0, f64::max);
-                let outcome = serde_json::to_value(c.outcome)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
+                let outcome = c.outcome.map(Outcome::as_str).unwrap_or_default();
                 let hint = if j - i > 1 {
                     c.hint
                         .replace(&format!("TCP {first}"), &format!("TCP {ports}"))

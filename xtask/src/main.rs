@@ -16,7 +16,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 
 // The binary's own CLI definition, from the parsers crate: xtask depends on it and clap, not on
@@ -179,9 +178,10 @@ fn package_field(key: &str) -> Result<&'static str, String> {
 
 /// The CLI definition, with the daemon's version and description.
 fn command() -> Result<clap::Command, String> {
-    Ok(Cli::command()
-        .version(package_field("version")?)
-        .about(package_field("description")?))
+    Ok(Cli::command_for(
+        package_field("version")?,
+        package_field("description")?,
+    ))
 }
 
 fn dist(out: &Path) -> Result<(), String> {

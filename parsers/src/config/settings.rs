@@ -4,14 +4,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::values::{
-    count, default_agent_name, duration, exactly_one, host, http_url, invalid, opt, secret_url,
-};
-use super::{ConfigError, Merged};
+use super::ConfigError;
 use crate::cidr::Cidr;
 use crate::ids::{
     AgentArn, AgentName, ExternalId, Region, RoleArn, SecurityGroupArn, SubnetArn, TagKey,
-    TagValue, VpcEndpointId, arn_region,
+    TagValue, VpcEndpointId,
 };
 
 /// Port the agent serves its activation key on (AWS DataSync User Guide, "Activating your
@@ -177,192 +174,6 @@ pub struct ActivationTarget {
 }
 
 impl Settings {
-    /// Validates merged keys; `files` names the files read, for "missing key" errors.
-    pub fn validate(m: Merged, files: String) -> Result<Settings, ConfigError> {
-        let missing = |key, why| ConfigError::Missing {
-            key,
-            files: files.clone(),
-            why,
-        };
-        let region = opt(m.endpoint_region, "endpoint.region", Region::parse)?
-            .ok_or_else(|| missing("endpoint.region", "every DataSync call needs the Region"))?;
-        let port = m.agent_activation_port.map(|s| {
-            u16::try_from(s.value)
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| {
-                    invalid(
-                        &s,
-                        "agent.activation_port",
-                        s.value.to_string(),
-                        "expected a TCP port 1-65535".into(),
-                    )
-                })
-        });
-        let in_region = |arn: &str| match arn_region(arn) {
-            Some(r) if r != region.as_str() => Err(format!(
-                "the ARN is in Region {r} but endpoint.region is {region}; the endpoint, subnet \
-                 and security group must be in one Region"
-            )),
-            _ => Ok(()),
-        };
-        let subnet_arn = exactly_one(m.endpoint_subnet_arn, "endpoint.subnet_arn", |v| {
-            SubnetArn::parse(v).and_then(|a| in_region(v).map(|()| a))
-        })?;
-        let security_group_arn = exactly_one(
-            m.endpoint_security_group_arn,
-            "endpoint.security_group_arn",
-            |v| SecurityGroupArn::parse(v).and_then(|a| in_region(v).map(|()| a)),
-        )?;
-        let tags = m
-            .activation_tags
-            .iter()
-            .map(|(k, v)| {
-                let key = TagKey::parse(k)
-                    .and_then(|key| {
-                        if k.starts_with("aws:") || k == TOKEN_TAG_KEY {
-                            Err("tag keys starting with \"aws:\" and the activation-token key are reserved".into())
-                        } else {
-                            Ok(key)
-                        }
-                    })
-                    .map_err(|p| invalid(v, "activation.tags", format!("{{ {k:?} = ... }}"), p))?;
-                let value = TagValue::parse(&v.value)
-                    .map_err(|p| invalid(v, "activation.tags", format!("{{ {k:?} = {:?} }}", v.value), p))?;
-                Ok((key, value))
-            })
-            .collect::<Result<Vec<_>, ConfigError>>()?;
-        if tags.len() > MAX_USER_TAGS {
-            let (_, first) = m.activation_tags.iter().next().expect("non-empty");
-            return Err(invalid(
-                first,
-                "activation.tags",
-                format!("{} tags", tags.len()),
-                format!(
-                    "at most {MAX_USER_TAGS} tags (DataSync allows 50, one is the activation token)"
-                ),
-            ));
-        }
-        let planned_tasks = count(m.checks_planned_tasks, "checks.planned_tasks")?;
-        let offline_after = count(m.monitor_offline_after, "monitor.offline_after")?;
-        let secs = Duration::from_secs;
-        Ok(Settings {
-            agent: AgentSettings {
-                address: opt(m.agent_address, "agent.address", host)?,
-                name: opt(m.agent_name, "agent.name", AgentName::parse)?
-                    .unwrap_or_else(default_agent_name),
-                activation_port: port.transpose()?.unwrap_or(DEFAULT_ACTIVATION_PORT),
-                arn: opt(m.agent_arn, "agent.arn", AgentArn::parse)?,
-            },
-            endpoint: EndpointSettings {
-                region,
-                vpc_endpoint_id: opt(
-                    m.endpoint_vpc_endpoint_id,
-                    "endpoint.vpc_endpoint_id",
-                    VpcEndpointId::parse,
-                )?,
-                ip: opt(m.endpoint_ip, "endpoint.ip", |v| {
-                    v.parse::<Ipv4Addr>().map_err(|_| "expected an IPv4 address such as \"172.16.1.10\" (PrivateLink endpoints are IPv4)".into())
-                })?,
-                subnet_arn,
-                security_group_arn,
-            },
-            aws: AwsSettings {
-                profile: opt(m.aws_profile, "aws.profile", |v| {
-                    if v.is_empty() {
-                        Err("expected a profile name".into())
-                    } else {
-                        Ok(v.to_string())
-                    }
-                })?,
-                role_arn: opt(m.aws_role_arn, "aws.role_arn", RoleArn::parse)?,
-                external_id: opt(m.aws_external_id, "aws.external_id", ExternalId::parse)?,
-                endpoint_url: opt(m.aws_endpoint_url, "aws.endpoint_url", http_url)?,
-            },
-            activation: ActivationSettings {
-                deadline: duration(
-                    m.activation_deadline,
-                    "activation.deadline",
-                    DEFAULT_ACTIVATION_DEADLINE,
-                    (secs(1), MAX_ACTIVATION_DEADLINE),
-                )?,
-                request_timeout: duration(
-                    m.activation_request_timeout,
-                    "activation.request_timeout",
-                    DEFAULT_REQUEST_TIMEOUT,
-                    (Duration::from_millis(100), secs(120)),
-                )?,
-                tags,
-            },
-            checks: ChecksSettings {
-                timeout: duration(
-                    m.checks_timeout,
-                    "checks.timeout",
-                    DEFAULT_CHECK_TIMEOUT,
-                    (Duration::from_millis(10), secs(60)),
-                )?,
-                control_ports: m.checks_control_ports.is_some_and(|s| s.value),
-                support_port: m.checks_support_port.is_some_and(|s| s.value),
-                aws: m.checks_aws.is_none_or(|s| s.value),
-                planned_tasks: planned_tasks.unwrap_or(1),
-                source_cidrs: match m.checks_source_cidrs {
-                    None => Vec::new(),
-                    Some(s) => s
-                        .value
-                        .iter()
-                        .map(|c| {
-                            c.parse::<Cidr>().map_err(|p| {
-                                invalid(&s, "checks.source_cidrs", format!("{c:?}"), p)
-                            })
-                        })
-                        .collect::<Result<_, _>>()?,
-                },
-            },
-            monitor: MonitorSettings {
-                interval: duration(
-                    m.monitor_interval,
-                    "monitor.interval",
-                    DEFAULT_MONITOR_INTERVAL,
-                    (secs(1), secs(3600)),
-                )?,
-                offline_after: offline_after.unwrap_or(DEFAULT_OFFLINE_AFTER),
-                realert_every: duration(
-                    m.monitor_realert_every,
-                    "monitor.realert_every",
-                    DEFAULT_REALERT_EVERY,
-                    (secs(1), secs(7 * 24 * 3600)),
-                )?,
-                activation_grace: duration(
-                    m.monitor_activation_grace,
-                    "monitor.activation_grace",
-                    DEFAULT_ACTIVATION_GRACE,
-                    (Duration::ZERO, secs(24 * 3600)),
-                )?,
-            },
-            alerts: AlertsSettings {
-                webhook: secret_url(m.alerts_webhook, "alerts.webhook")?,
-            },
-            health: HealthSettings {
-                listen: opt(m.health_listen, "health.listen", |v| {
-                    v.parse::<SocketAddr>()
-                        .map_err(|_| "expected IP:PORT such as \"127.0.0.1:9417\"".into())
-                })?
-                .unwrap_or_else(|| DEFAULT_HEALTH_LISTEN.parse().expect("valid default")),
-            },
-            state: StateSettings {
-                dir: opt(m.state_dir, "state.dir", |v| {
-                    if v.starts_with('/') {
-                        Ok(PathBuf::from(v))
-                    } else {
-                        Err("expected an absolute path".into())
-                    }
-                })?
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
-            },
-            files,
-        })
-    }
-
     /// Whether activation needs endpoint discovery (a key it needs is not pinned).
     pub fn needs_discovery(&self) -> bool {
         let e = &self.endpoint;
@@ -434,3 +245,7 @@ pub struct Discovered {
     /// The chosen security group.
     pub security_group_arn: Option<SecurityGroupArn>,
 }
+
+#[cfg(test)]
+mod tests;
+mod validate;
