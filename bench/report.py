@@ -194,6 +194,7 @@ def bench_polling(seconds):
         time.sleep(seconds)
         after = {n: (proc_cpu(procs[n].pid), insts[n].polls()) for n in names}
         rss = {n: proc_rss(procs[n].pid) for n in names}
+        SIZES.update({f"anon_{n}": proc_rss(procs[n].pid, "RssAnon") for n in names})
         per_poll = {n: (after[n][0] - before[n][0]) * 1000 / max(1, after[n][1] - before[n][1]) for n in names}
         counted = {n: after[n][1] - before[n][1] for n in names}
         print(f"  polls counted in {seconds} s: {counted}", flush=True)
@@ -369,11 +370,13 @@ How each is measured:
   agent activated by `datasync-warden activate` (the same DescribeAgent answer), started a third of the
   {POLL_INTERVAL_S}-second interval apart; each is counted from its {WARM_POLLS}nd poll on (warm). CPU time is the sum of the
   process's threads' `/proc/PID/task/*/schedstat` (ns), divided by the DescribeAgent calls its simulator
-  counted; memory is its resident set size at the end. The pollers: the daemon (`run`, `monitor.interval =
+  counted; memory is its resident set size at the end (`VmRSS`; of it, anonymous memory, `RssAnon`: daemon
+  {num(SIZES.get('anon_daemon', 0))} MiB, floor {num(SIZES.get('anon_floor', 0))} MiB, boto3 {num(SIZES.get('anon_boto3', 0))} MiB; the rest is clean pages of the binary and
+  libraries, which the kernel maps in around every page a process executes). The pollers: the daemon (`run`, `monitor.interval =
   "{POLL_INTERVAL_S}s"`); `bench/boto3_poll.py`, one boto3 client created once and configured like the daemon's
   (timeouts, standard retries, Region, endpoint URL, credentials from the environment), polling at the same
   pace (the strongest Python peer: a Python monitor that keeps its client warm); `bench/floor` (`sdk-floor`),
-  the daemon's own SDK client (`aws::sdk_config` on the daemon's configuration, the same runtime flavour)
+  the daemon's own SDK client (its `sdk_config` on the daemon's configuration, on its `commands::runtime()`)
   polling at the same pace and doing nothing else: the floor, what the SDK call itself costs. The last peer
   is one `aws datasync describe-agent` process per poll (what a cron-driven shell check runs each interval),
   CPU of the whole process, nearly all of it Python start-up.

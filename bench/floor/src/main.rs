@@ -1,5 +1,5 @@
 //! `sdk-floor CONFIG AGENT_ARN POLLS`: the benchmark's floor (bench/report.py). The daemon's
-//! SDK client, built by the daemon's own `aws::sdk_config` from the same configuration file,
+//! SDK client, built by the daemon's own `sdk_config` from the same configuration file,
 //! on the same runtime flavour, polls DescribeAgent every `monitor.interval`, `POLLS` times,
 //! and does nothing else: no status, metrics, logging, alerting, watchdog or jitter. The
 //! daemon's per-poll CPU minus this program's is what the daemon adds to the SDK call.
@@ -24,14 +24,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The same runtime as src/main.rs builds for the daemon.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    // The daemon's own runtime (src/main.rs builds it the same way).
+    let runtime = datasync_warden::commands::runtime().expect("a tokio runtime");
     runtime.block_on(async {
-        let sdk =
-            datasync_warden::aws::sdk_config(&settings.endpoint.region, &settings.aws).await;
+        let sdk = datasync_warden::sdk_config(&settings.endpoint.region, &settings.aws).await;
         let client = aws_sdk_datasync::Client::new(&sdk);
         for _ in 0..polls {
             if let Err(e) = client.describe_agent().agent_arn(arn).send().await {
