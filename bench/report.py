@@ -6,6 +6,7 @@ writes docs/PERFORMANCE.md. Run through bench/report.sh, which builds and sets u
   2. per-poll CPU and RSS           vs one warm boto3 client at the same pace (the strongest
                                     Python peer), vs the bare SDK loop bench/floor (the floor),
                                     and vs one `aws datasync describe-agent` process per poll
+     and user-space instructions per poll under callgrind, vs the floor (repeatable)
   3. port sweep, 43 filtered ports  vs a sequential probe with the same timeout (netns + nft)
   4. health endpoint /metrics       vs prometheus-node-exporter's textfile collector serving
                                     the same metrics (wrk)
@@ -215,6 +216,54 @@ def bench_polling(seconds):
             i.close()
 
 
+def after_next_poll(inst):
+    """Waits for inst's next DescribeAgent, then a little more (the poll's answer is handled):
+    a point between two polls, so that a callgrind window holds whole polls only."""
+    wait_polls(inst, inst.polls() + 1, 300)
+    time.sleep(POLL_INTERVAL_S * 0.4)
+    return inst.polls()
+
+
+def bench_instructions(polls):
+    """User-space instructions per poll under callgrind, the daemon beside the floor: unlike CPU
+    time, repeatable to a fraction of a percent however loaded the machine is."""
+    if not shutil.which("valgrind"):
+        print("  instructions per poll: skipped (needs valgrind)")
+        return
+    insts = {n: Instance() for n in ("daemon", "floor")}
+    work = tempfile.mkdtemp(prefix="bench-callgrind.")
+    cmds = {"daemon": [WARDEN, "--config", insts["daemon"].cfg, "run"],
+            "floor": [FLOOR, insts["floor"].cfg, insts["floor"].arn, str(polls + 2 * WARM_POLLS + 30)]}
+    procs, counted = {}, {}
+    try:
+        for n, cmd in cmds.items():
+            procs[n] = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                                         f"--callgrind-out-file={work}/{n}.out", *cmd],
+                                        env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for n in cmds:
+            wait_polls(insts[n], WARM_POLLS + 1, 300)
+            counted[n] = after_next_poll(insts[n])
+            subprocess.run(["callgrind_control", "-i", "on", str(procs[n].pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        for n in cmds:
+            wait_polls(insts[n], counted[n] + polls - 1, 600)
+            counted[n] = after_next_poll(insts[n]) - counted[n]
+            subprocess.run(["callgrind_control", "-d", str(procs[n].pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        time.sleep(1)
+        ir = {}
+        for n in cmds:
+            dumps = [open(os.path.join(work, f)).read() for f in os.listdir(work) if f.startswith(n + ".out")]
+            total = sum(int(re.search(r"^totals: (\d+)", d, re.M).group(1)) for d in dumps if "Trigger: dump" in d)
+            ir[n] = total / counted[n] / 1000
+        row(f"user-space instructions per poll (callgrind, {polls} polls)", ir["daemon"], "bare SDK loop (floor)", ir["floor"], "k")
+    finally:
+        for p in procs.values():
+            p.terminate()
+            p.wait()
+        for i in insts.values():
+            i.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def node_exporter(directory, port):
     return subprocess.Popen([NODE_EXPORTER, "--collector.disable-defaults", "--collector.textfile",
                              f"--collector.textfile.directory={directory}", "--web.disable-exporter-metrics",
@@ -259,6 +308,7 @@ def bench_metrics(health, wrk_seconds):
 
 def bench_daemon(seconds, wrk_seconds):
     """Per-poll cost while monitoring, /metrics throughput, cold start to READY."""
+    bench_instructions(int(os.environ.get("BENCH_CALLGRIND_POLLS", "20")))
     inst, daemon = bench_polling(seconds)
     try:
         health = re.search(r'listen = "([^"]+)"', open(inst.cfg).read()).group(1)
@@ -380,6 +430,11 @@ How each is measured:
   polling at the same pace and doing nothing else: the floor, what the SDK call itself costs. The last peer
   is one `aws datasync describe-agent` process per poll (what a cron-driven shell check runs each interval),
   CPU of the whole process, nearly all of it Python start-up.
+- **instructions per poll**: the daemon and the floor at once under `valgrind --tool=callgrind`, each
+  counted over {os.environ.get('BENCH_CALLGRIND_POLLS', '20')} whole polls (instrumentation switched on and the counts dumped between two
+  polls, after {WARM_POLLS} warm-up polls): user-space instructions only (no kernel time, and valgrind's CPU
+  model, without SHA extensions, makes SigV4's SHA-256 dearer than it is natively), but repeatable to a
+  fraction of a percent where CPU time moves by several percent from run to run with the machine's load.
 - **port sweep**: 443, 1024–1064 and 22 dropped by nftables in a private network namespace; `check` with
   `checks.timeout = "500ms"` against a sequential connect loop with the same timeout.
 - **/metrics**: `wrk -t2 -c16 -d{wrk_seconds}s --latency` against the daemon, which renders its metrics on every
