@@ -16,8 +16,8 @@ while getopts 'n:h' opt; do
 done
 [[ $N =~ ^[1-9][0-9]*$ ]] || { echo "bench: -n needs a positive integer, got '$N'" >&2; exit 2; }
 
-WARDEN=target/release/datasync-warden
-SIM=target/release/datasync-sim
+WARDEN=${CARGO_TARGET_DIR:-target}/release/datasync-warden
+SIM=${CARGO_TARGET_DIR:-target}/release/datasync-sim
 AWS=.venv/bin/aws
 VPCE=vpce-0123456789abcdef0 ENDPOINT_IP=172.16.1.10
 SUBNET=arn:aws:ec2:us-east-1:111122223333:subnet/subnet-0123456789abcdef0

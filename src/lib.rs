@@ -26,3 +26,8 @@ pub mod daemon;
 pub mod logging;
 pub mod preflight;
 pub mod support;
+
+/// The daemon's SDK configuration, for the benchmark's bare-SDK floor (`bench/floor`), which
+/// must poll with exactly the daemon's client; not an API.
+#[doc(hidden)]
+pub use aws::sdk_config;

@@ -12,10 +12,7 @@ fn main() -> ExitCode {
     if let Err(e) = hardening::forbid_core_dumps() {
         log::warn!("{e}: a crash could write secrets to a core dump");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match commands::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             say(&format!("error: failed to start the async runtime: {e}"));

@@ -29,8 +29,17 @@ where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
 {
     /// Awaits the call under [`CALL_BOUND`], classifying its failure as the IAM action `op`.
-    async fn classified(self, op: &'static str) -> Result<O, AwsError> {
-        bounded(op, async { self.await.map_err(|e| classify(op, e)) }).await
+    ///
+    /// The SDK's `send()` future is large (its whole orchestrator state): boxed here, once,
+    /// so that the layers around it (the bound, its timeout, the task-local promise) move a
+    /// pointer instead of copying it at each layer. callgrind counted those copies as most
+    /// of what a DescribeAgent poll cost the daemon beyond the SDK call (bench/report.sh).
+    fn classified(
+        self,
+        op: &'static str,
+    ) -> impl std::future::Future<Output = Result<O, AwsError>> {
+        let call = Box::pin(self);
+        bounded(op, async move { call.await.map_err(|e| classify(op, e)) })
     }
 }
 

@@ -16,4 +16,5 @@ mod sdk;
 
 pub(crate) use call::{Classified, next_item};
 
-pub(crate) use sdk::{OPERATION_TIMEOUT, sdk_config};
+pub(crate) use sdk::OPERATION_TIMEOUT;
+pub use sdk::sdk_config;

@@ -23,7 +23,7 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 ///
 /// `BehaviorVersion` is pinned rather than `latest()` so that an SDK upgrade cannot silently
 /// change retry or timeout defaults under a running fleet; bump it deliberately.
-pub(crate) async fn sdk_config(region: &ids::Region, aws: &AwsSettings) -> aws_config::SdkConfig {
+pub async fn sdk_config(region: &ids::Region, aws: &AwsSettings) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::v2025_08_07())
         .region(Region::new(region.to_string()))
         .timeout_config(

@@ -21,6 +21,19 @@ use crate::ids::AgentArn;
 pub use exit::{EXIT_FAILED, EXIT_USAGE, describe_failure};
 pub use key_arg::BadKey;
 
+/// The async runtime every subcommand runs on (and the benchmark's floor, `bench/floor`).
+///
+/// One thread: the daemon waits on the network nearly all the time and its CPU-bound steps
+/// are short; a multi-thread runtime split each AWS call between the main thread and a
+/// worker, and those hand-offs (futex wake-ups, context switches) cost more than the call's
+/// own work (bench/report.sh). Blocking steps (state-file writes, the lock, DNS) still run
+/// on tokio's blocking pool.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
 /// Runs one subcommand; the error, if any, is for [`describe_failure`].
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let settings = config::load(&cli.config)?;
