@@ -28,6 +28,24 @@ const fn millis(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// `activation.deadline`: at least a second; at most what leaves CreateAgent room inside the
+/// key's 30-minute life (`MAX_ACTIVATION_DEADLINE`).
+const ACTIVATION_DEADLINE_RANGE: (Duration, Duration) = (secs(1), MAX_ACTIVATION_DEADLINE);
+/// `activation.request_timeout`, one HTTP exchange with the agent: under 100 ms even a LAN
+/// agent under load would time out; over 2 minutes one hung attempt eats most of the deadline.
+const REQUEST_TIMEOUT_RANGE: (Duration, Duration) = (millis(100), secs(120));
+/// `checks.timeout`, one TCP connect: 10 ms still tells loopback and LAN apart from filtered;
+/// a minute is longer than any route's handshake (the probes run concurrently).
+const CHECK_TIMEOUT_RANGE: (Duration, Duration) = (millis(10), secs(60));
+/// `monitor.interval`: polling faster than once a second only spends DataSync API quota (the
+/// agent's status changes on DataSync's minutes-long heartbeat); slower than hourly leaves an
+/// OFFLINE agent unpaged for too long.
+const MONITOR_INTERVAL_RANGE: (Duration, Duration) = (secs(1), secs(3600));
+/// `monitor.realert_every`: from a second (tests, noisy pagers) to a week.
+const REALERT_RANGE: (Duration, Duration) = (secs(1), secs(7 * 24 * 3600));
+/// `monitor.activation_grace`: none at all, up to a day after this host's own CreateAgent.
+const ACTIVATION_GRACE_RANGE: (Duration, Duration) = (Duration::ZERO, secs(24 * 3600));
+
 impl Settings {
     /// Validates merged keys; `files` names the files read, for "missing key" errors.
     pub fn validate(mut m: Merged, files: String) -> Result<Settings, ConfigError> {
@@ -238,13 +256,13 @@ fn activation(
             m.activation_deadline.take(),
             "activation.deadline",
             DEFAULT_ACTIVATION_DEADLINE,
-            (secs(1), MAX_ACTIVATION_DEADLINE),
+            ACTIVATION_DEADLINE_RANGE,
         ),
         (
             m.activation_request_timeout.take(),
             "activation.request_timeout",
             DEFAULT_REQUEST_TIMEOUT,
-            (millis(100), secs(120)),
+            REQUEST_TIMEOUT_RANGE,
         ),
     ])?;
     Ok(ActivationSettings {
@@ -261,7 +279,7 @@ fn checks(m: &mut Merged, planned_tasks: Option<u32>) -> Result<ChecksSettings, 
             m.checks_timeout.take(),
             "checks.timeout",
             DEFAULT_CHECK_TIMEOUT,
-            (millis(10), secs(60)),
+            CHECK_TIMEOUT_RANGE,
         )?,
         control_ports: m.checks_control_ports.take().is_some_and(|s| s.value),
         support_port: m.checks_support_port.take().is_some_and(|s| s.value),
@@ -292,19 +310,19 @@ fn monitor(m: &mut Merged, offline_after: Option<u32>) -> Result<MonitorSettings
             m.monitor_interval.take(),
             "monitor.interval",
             DEFAULT_MONITOR_INTERVAL,
-            (secs(1), secs(3600)),
+            MONITOR_INTERVAL_RANGE,
         ),
         (
             m.monitor_realert_every.take(),
             "monitor.realert_every",
             DEFAULT_REALERT_EVERY,
-            (secs(1), secs(7 * 24 * 3600)),
+            REALERT_RANGE,
         ),
         (
             m.monitor_activation_grace.take(),
             "monitor.activation_grace",
             DEFAULT_ACTIVATION_GRACE,
-            (Duration::ZERO, secs(24 * 3600)),
+            ACTIVATION_GRACE_RANGE,
         ),
     ])?;
     Ok(MonitorSettings {
