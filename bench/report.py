@@ -67,6 +67,15 @@ def row(what, ours, peer_name, peer, unit, better="lower"):
     print(f"  {what}: {num(ours)} {unit} vs {peer_name} {num(peer)} {unit} -> {verdict}", flush=True)
 
 
+def stop_all(procs, insts):
+    """Stops the pollers, then their simulators."""
+    for p in procs.values():
+        p.terminate()
+        p.wait()
+    for i in insts.values():
+        i.close()
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -217,11 +226,7 @@ def bench_polling(seconds):
             statistics.median(p[1] for p in peer) * 1000, "ms")
         return insts.pop("daemon"), procs.pop("daemon")
     finally:
-        for p in procs.values():
-            p.terminate()
-            p.wait()
-        for i in insts.values():
-            i.close()
+        stop_all(procs, insts)
 
 
 def after_next_poll(inst):
@@ -264,11 +269,7 @@ def bench_instructions(polls):
             ir[n] = total / counted[n] / 1000
         row(f"user-space instructions per poll (callgrind, {polls} polls)", ir["daemon"], "bare SDK loop (floor)", ir["floor"], "k")
     finally:
-        for p in procs.values():
-            p.terminate()
-            p.wait()
-        for i in insts.values():
-            i.close()
+        stop_all(procs, insts)
         shutil.rmtree(work, ignore_errors=True)
 
 
