@@ -4,6 +4,7 @@
 //! `config.d/*.toml` beside it in lexical order; a later fragment wins key by key. Every error
 //! names the file, the position and the key, and says what would be valid.
 
+pub mod alerts;
 mod fragment;
 mod settings;
 mod values;

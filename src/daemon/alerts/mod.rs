@@ -9,9 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -19,7 +16,11 @@ use crate::daemon::monitor::{Event, EventKind};
 use crate::daemon::status::Status;
 use crate::daemon::systemd::one_line;
 use crate::redact::redact_url;
-use crate::support::error_chain::chain;
+
+mod client;
+mod payload;
+
+use client::{https_client, post_once};
 
 /// One POST: a webhook that takes longer is treated as down.
 pub(crate) const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -63,6 +64,11 @@ pub(crate) struct Alert {
     pub message: String,
     /// When the alert was raised (RFC 3339).
     pub at: String,
+    /// `critical` (the agent is OFFLINE or gone), `warning` (its status cannot be read) or
+    /// `info` (a recovery).
+    pub severity: &'static str,
+    /// `firing` while the condition holds, `resolved` when it ended.
+    pub state: &'static str,
 }
 
 /// Who the alerts are about.
@@ -120,6 +126,25 @@ pub(crate) fn alert(e: &Event, who: &Subject, status: &str) -> Alert {
         // (or a journal field) in what a person or a webhook receiver reads.
         message: one_line(&message),
         at: rfc3339(SystemTime::now()),
+        severity: severity(e.kind),
+        state: state(e.kind),
+    }
+}
+
+/// The alert's severity, in the words PagerDuty, Alertmanager and most pagers share.
+pub(crate) fn severity(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Offline | EventKind::StillOffline | EventKind::AgentMissing => "critical",
+        EventKind::ApiErrors => "warning",
+        EventKind::Recovered | EventKind::ApiRecovered => "info",
+    }
+}
+
+/// `firing` or `resolved`: a recovery resolves the condition an earlier event fired.
+pub(crate) fn state(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Recovered | EventKind::ApiRecovered => "resolved",
+        _ => "firing",
     }
 }
 
@@ -198,28 +223,6 @@ fn journal(a: &Alert) {
     );
 }
 
-type HttpsClient = Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
-
-fn https_client() -> HttpsClient {
-    let builder = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .unwrap_or_else(|e| {
-            // Minimal images may lack a CA bundle: http:// webhooks must still work.
-            log::warn!(
-                "no TLS root certificates ({e}): https:// webhooks will fail, http:// ones work"
-            );
-            let tls = rustls::ClientConfig::builder()
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth();
-            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls)
-        });
-    let connector = builder.https_or_http().enable_http1().build();
-    Client::builder(TokioExecutor::new()).build(connector)
-}
-
 async fn deliver(url: String, mut rx: mpsc::Receiver<Alert>, status: Arc<Status>) {
     let client = https_client();
     // The URL is a credential (Slack, Teams, PagerDuty): logs name its scheme and host only.
@@ -246,36 +249,6 @@ async fn deliver(url: String, mut rx: mpsc::Receiver<Alert>, status: Arc<Status>
                 status.update(|s| s.webhook_failures_total += 1);
             }
         }
-    }
-}
-
-/// One POST, bounded by `limit`. The error text is the whole cause chain ("…: Connection
-/// refused", "…: dns error: …"), never the URL.
-async fn post_once<C>(
-    client: &Client<C, Full<Bytes>>,
-    url: &str,
-    body: Bytes,
-    limit: Duration,
-) -> Result<(), String>
-where
-    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
-{
-    let req = hyper::Request::post(url)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(
-            hyper::header::USER_AGENT,
-            concat!("datasync-warden/", env!("CARGO_PKG_VERSION")),
-        )
-        .body(Full::new(body))
-        .map_err(|e| format!("bad request: {}", chain(&e)))?;
-    let resp = tokio::time::timeout(limit, client.request(req))
-        .await
-        .map_err(|_| format!("no answer within {limit:?}"))?
-        .map_err(|e| chain(&e))?;
-    if resp.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!("HTTP {}", resp.status()))
     }
 }
 

@@ -1,0 +1,1 @@
+//! The body each destination format posts for an alert.
