@@ -41,9 +41,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check { format } => check::check(&settings, format).await,
         Command::FetchKey => fetch_key::fetch_key(&settings).await,
         Command::Activate { activation_key } => activate::activate(settings, activation_key).await,
-        Command::Run => crate::daemon::run(cli.config, settings)
-            .await
-            .map(|()| ExitCode::SUCCESS),
+        Command::Run => crate::daemon::run(
+            cli.config,
+            settings,
+            crate::daemon::Environment::from_process(),
+        )
+        .await
+        .map(|()| ExitCode::SUCCESS),
         Command::Status { format } => status::status(&settings, format).await,
     }
 }

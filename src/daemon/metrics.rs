@@ -45,6 +45,11 @@ enum Read {
     Value(fn(&Snapshot) -> f64),
     /// One sample per value of the label named first, in the order returned.
     ByLabel(&'static str, fn(&Snapshot) -> Vec<(&str, f64)>),
+    /// One sample per tuple of values of the labels named first, in the order returned.
+    ByLabels(
+        &'static [&'static str],
+        fn(&Snapshot) -> Vec<(Vec<&str>, f64)>,
+    ),
 }
 
 /// 1 or 0.
@@ -130,8 +135,38 @@ const FAMILIES: &[Family] = &[
     Family {
         name: "datasync_warden_webhook_failures_total",
         kind: Kind::Counter,
-        help: "Alerts the webhook did not accept after retries.",
+        help: "Alert deliveries failed after retries or dropped from a full queue, all destinations.",
         read: Read::Value(|s| s.webhook_failures_total as f64),
+    },
+    Family {
+        name: "datasync_warden_alert_deliveries_total",
+        kind: Kind::Counter,
+        help: "Alert deliveries by destination and result (delivered, failed after retries, dropped from a full queue).",
+        // Every result of every configured destination, from 0.
+        read: Read::ByLabels(&["destination", "format", "result"], |s| {
+            s.deliveries
+                .iter()
+                .flat_map(|(name, d)| {
+                    [
+                        ("delivered", d.delivered),
+                        ("failed", d.failed),
+                        ("dropped", d.dropped),
+                    ]
+                    .map(|(result, n)| (vec![name.as_str(), d.format, result], n as f64))
+                })
+                .collect()
+        }),
+    },
+    Family {
+        name: "datasync_warden_alert_queue_length",
+        kind: Kind::Gauge,
+        help: "Alerts waiting for a destination or being delivered to it.",
+        read: Read::ByLabels(&["destination", "format"], |s| {
+            s.deliveries
+                .iter()
+                .map(|(name, d)| (vec![name.as_str(), d.format], d.queued as f64))
+                .collect()
+        }),
     },
     Family {
         name: "datasync_warden_check_ok",
@@ -159,6 +194,17 @@ pub(crate) fn render(s: &Snapshot) -> String {
             Read::ByLabel(key, read) => {
                 for (value, n) in read(s) {
                     let _ = writeln!(out, "{name}{{{key}=\"{}\"}} {n}", label(value));
+                }
+            }
+            Read::ByLabels(keys, read) => {
+                for (values, n) in read(s) {
+                    let pairs = keys
+                        .iter()
+                        .zip(values)
+                        .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    let _ = writeln!(out, "{name}{{{pairs}}} {n}");
                 }
             }
         }
@@ -219,6 +265,23 @@ mod tests {
             s.aws_errors_total.insert("throttled".into(), 2);
             s.aws_errors_total.insert("we\"ird\\kind\n".into(), 1);
             s.webhook_failures_total = 4;
+            s.deliveries.insert(
+                "pager".into(),
+                crate::daemon::status::Deliveries {
+                    format: "pagerduty",
+                    delivered: 7,
+                    failed: 3,
+                    dropped: 1,
+                    queued: 2,
+                },
+            );
+            s.deliveries.insert(
+                "chat\"ops".into(),
+                crate::daemon::status::Deliveries {
+                    format: "slack",
+                    ..Default::default()
+                },
+            );
             s.checks.insert("agent.activation_port".into(), true);
             s.checks.insert("endpoint.https".into(), false);
         });

@@ -18,4 +18,4 @@ pub(crate) mod status;
 pub(crate) mod systemd;
 mod watch;
 
-pub use run::run;
+pub use run::{Environment, run};

@@ -6,7 +6,7 @@
 //! configuration ends the process. The main loop owns the watchdog: it pings only while the
 //! lifecycle keeps its progress promises (see [`Status::alive`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +22,9 @@ use crate::activation::state::{self, StateStore};
 use crate::aws;
 use crate::aws::datasync::ControlPlane;
 use crate::aws::ec2::Ec2;
-use crate::config::{self, Settings};
+use crate::config::alerts::Resolved;
+use crate::config::{self, ConfigError, Settings};
+use crate::daemon::alerts::{self, AlertClient, ProxyEnv};
 use crate::daemon::health;
 use crate::daemon::status::{Phase, Status};
 use crate::daemon::systemd::Notifier;
@@ -39,6 +41,9 @@ pub(super) struct Ctx {
     pub(super) status: Arc<Status>,
     pub(super) notifier: Notifier,
     pub(super) store: StateStore,
+    /// The alert destinations with their secrets read: replaced by every good reload.
+    pub(super) destinations: watch::Receiver<Arc<Vec<Resolved>>>,
+    pub(super) alert_client: AlertClient,
     pub(super) api: ControlPlane,
     pub(super) ec2: Ec2,
 }
@@ -70,8 +75,34 @@ pub(super) fn announce(status: &Status, notifier: &Notifier, phase: Option<Phase
     }
 }
 
+/// What the daemon takes from its process environment, read once by the application edge.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// `$CREDENTIALS_DIRECTORY` (systemd's `LoadCredential=`): where bare `*_file` names are.
+    pub credentials_dir: Option<PathBuf>,
+    /// Proxies for alert deliveries (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`…).
+    pub(crate) proxy: ProxyEnv,
+}
+
+impl Environment {
+    /// This process's environment.
+    pub fn from_process() -> Environment {
+        Environment {
+            credentials_dir: std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from),
+            proxy: ProxyEnv::from_env(),
+        }
+    }
+}
+
 /// Runs the daemon until SIGTERM/SIGINT (Ok) or invalid configuration (Err).
-pub async fn run(config_path: PathBuf, settings: Settings) -> Result<()> {
+pub async fn run(config_path: PathBuf, settings: Settings, env: Environment) -> Result<()> {
+    // A missing or malformed secret file is a configuration error: fail before READY=1.
+    let destinations = alerts::resolve(&settings.alerts, env.credentials_dir.as_deref())?;
+    log::info!("alerts go to {}", alerts::describe(&destinations));
+    let proxy = env.proxy.describe();
+    if !proxy.is_empty() {
+        log::info!("alert deliveries use {proxy}");
+    }
     let status = Arc::new(Status::new(settings.endpoint.region.as_str()));
     let notifier = Notifier::from_env();
     let listener = TcpListener::bind(settings.health.listen)
@@ -98,7 +129,16 @@ pub async fn run(config_path: PathBuf, settings: Settings) -> Result<()> {
     // systemd is told now rather than left to time out.
     notifier.ready();
     let (settings_tx, settings_rx) = watch::channel(settings);
+    let (destinations_tx, destinations_rx) = watch::channel(Arc::new(destinations));
+    let reloads = Reloads {
+        path: config_path,
+        settings: settings_tx,
+        destinations: destinations_tx,
+        credentials_dir: env.credentials_dir,
+    };
     let ctx = Ctx {
+        destinations: destinations_rx,
+        alert_client: AlertClient::new(&env.proxy),
         settings: settings_rx,
         status: status.clone(),
         notifier: notifier.clone(),
@@ -115,7 +155,7 @@ pub async fn run(config_path: PathBuf, settings: Settings) -> Result<()> {
         tokio::select! {
             _ = term.recv() => break Ok(()),
             _ = int.recv() => break Ok(()),
-            _ = hup.recv() => reload(&config_path, &settings_tx, &notifier, &status),
+            _ = hup.recv() => reloads.reload(&notifier, &status),
             _ = tick.tick() => watchdog(&notifier, &status),
             r = &mut work => break r,
         }
@@ -139,18 +179,47 @@ fn watchdog(notifier: &Notifier, status: &Status) {
     }
 }
 
-fn reload(path: &Path, tx: &watch::Sender<Settings>, notifier: &Notifier, status: &Status) {
-    notifier.reloading();
-    match config::load(path) {
-        Ok(new) => {
+/// What a SIGHUP re-reads, and where the results go.
+struct Reloads {
+    path: PathBuf,
+    settings: watch::Sender<Settings>,
+    destinations: watch::Sender<Arc<Vec<Resolved>>>,
+    credentials_dir: Option<PathBuf>,
+}
+
+impl Reloads {
+    /// The configuration and the secret files it names, both or neither.
+    fn load(&self) -> Result<(Settings, Vec<Resolved>), ConfigError> {
+        let new = config::load(&self.path)?;
+        let destinations = alerts::resolve(&new.alerts, self.credentials_dir.as_deref())?;
+        Ok((new, destinations))
+    }
+
+    fn reload(&self, notifier: &Notifier, status: &Status) {
+        notifier.reloading();
+        reload(self.load(), self, status);
+        notifier.ready();
+    }
+}
+
+fn reload(loaded: Result<(Settings, Vec<Resolved>), ConfigError>, to: &Reloads, status: &Status) {
+    match loaded {
+        Ok((new, destinations)) => {
             let activated = status.snapshot().agent_arn.is_some();
-            let caveats = reload_caveats(&tx.borrow(), &new, activated);
+            let caveats = reload_caveats(&to.settings.borrow(), &new, activated);
             if caveats.is_empty() {
                 log::info!("configuration reloaded");
             } else {
                 log::warn!("configuration reloaded; {}", caveats.join("; "));
             }
-            tx.send_replace(new);
+            to.settings.send_replace(new);
+            to.destinations.send_if_modified(|d| {
+                let changed = **d != destinations;
+                if changed {
+                    *d = Arc::new(destinations);
+                }
+                changed
+            });
             status.update(|s| s.reload_error = None);
         }
         Err(e) => {
@@ -166,7 +235,6 @@ fn reload(path: &Path, tx: &watch::Sender<Settings>, notifier: &Notifier, status
             });
         }
     }
-    notifier.ready();
 }
 
 /// What a reload does not apply at once, in words for the log (empty: everything applies).

@@ -77,6 +77,21 @@ pub struct Diagnosis {
     pub at: String,
 }
 
+/// One alert destination's deliveries.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Deliveries {
+    /// Its format (`slack`, `pagerduty`…).
+    pub format: &'static str,
+    /// Alerts it accepted.
+    pub delivered: u64,
+    /// Alerts it did not accept after retries (or refused for good, e.g. HTTP 400).
+    pub failed: u64,
+    /// Alerts dropped because its queue was full.
+    pub dropped: u64,
+    /// Alerts waiting in its queue or being delivered.
+    pub queued: u64,
+}
+
 /// Everything the health endpoint serves.
 #[derive(Debug, Clone, Serialize)]
 pub struct Snapshot {
@@ -109,8 +124,10 @@ pub struct Snapshot {
     pub alerts_total: BTreeMap<String, u64>,
     /// AWS errors, by kind.
     pub aws_errors_total: BTreeMap<String, u64>,
-    /// Webhook deliveries given up after retries.
+    /// Alert deliveries given up after retries or dropped from a full queue, all destinations.
     pub webhook_failures_total: u64,
+    /// Alert deliveries of each configured destination, by its name.
+    pub deliveries: BTreeMap<String, Deliveries>,
     /// Process start, seconds since the epoch.
     pub start_time: f64,
     pub version: &'static str,
@@ -151,6 +168,7 @@ impl Status {
                 alerts_total: BTreeMap::new(),
                 aws_errors_total: BTreeMap::new(),
                 webhook_failures_total: 0,
+                deliveries: BTreeMap::new(),
                 start_time: epoch_seconds(SystemTime::now()),
                 version: env!("CARGO_PKG_VERSION"),
             }),

@@ -2,6 +2,7 @@
 //! monitor's state machine, the alerts it raises, drift from the configuration, and the
 //! STATUS= line while monitoring.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
@@ -11,7 +12,8 @@ use super::run::Ctx;
 use crate::activation::Known;
 use crate::aws::datasync::{AgentInfo, AwsError, ControlPlane};
 use crate::config::Settings;
-use crate::daemon::alerts::{self, Alerter, Subject};
+use crate::config::alerts::Resolved;
+use crate::daemon::alerts::{self, Alerter, Bounds, Subject};
 use crate::daemon::monitor::{Monitor, Thresholds};
 use crate::daemon::status::{Phase, epoch_seconds};
 use crate::ids::AgentArn;
@@ -54,8 +56,9 @@ struct Watch {
     api: ControlPlane,
     machine: Monitor,
     who: Subject,
-    /// The webhook the alerter was started with, to restart it when a reload changes it.
-    webhook: Option<String>,
+    /// The destinations the alerter was started with, to restart it when a reload changes
+    /// them (or the content of their secret files).
+    destinations: Arc<Vec<Resolved>>,
     alerter: Alerter,
 }
 
@@ -70,6 +73,7 @@ impl Watch {
             );
         }
         ctx.status.update(|s| s.agent_arn = Some(arn.to_string()));
+        let destinations = ctx.destinations.borrow().clone();
         Watch {
             api: monitoring_api(ctx, settings, &arn),
             machine: Monitor::default().settling_until(Instant::now() + left),
@@ -78,17 +82,29 @@ impl Watch {
                 agent_name: settings.agent.name.to_string(),
                 region: settings.endpoint.region.to_string(),
             },
-            webhook: settings.alerts.webhook.clone(),
-            alerter: Alerter::spawn(settings.alerts.webhook.clone(), ctx.status.clone()),
+            alerter: Alerter::spawn(
+                &destinations,
+                &ctx.alert_client,
+                ctx.status.clone(),
+                Bounds::default(),
+            ),
+            destinations,
             arn,
         }
     }
 
     /// One DescribeAgent, its observation, the alerts it raises and the STATUS= line.
     async fn poll(&mut self, ctx: &Ctx, settings: &Settings) {
-        if self.webhook != settings.alerts.webhook {
-            self.webhook.clone_from(&settings.alerts.webhook);
-            self.alerter = Alerter::spawn(self.webhook.clone(), ctx.status.clone());
+        let destinations = ctx.destinations.borrow().clone();
+        if destinations != self.destinations {
+            log::info!("alerts now go to {}", alerts::describe(&destinations));
+            self.alerter = Alerter::spawn(
+                &destinations,
+                &ctx.alert_client,
+                ctx.status.clone(),
+                Bounds::default(),
+            );
+            self.destinations = destinations;
         }
         // The call promises its own bound (crate::support::liveness).
         let result = self.api.describe_agent(&self.arn).await;

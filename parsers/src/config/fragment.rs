@@ -144,6 +144,40 @@ pub struct MonitorFragment {
 #[allow(missing_docs)]
 pub struct AlertsFragment {
     pub webhook: S<String>,
+    pub destinations: Option<Vec<Spanned<DestinationFragment>>>,
+}
+
+/// One `[[alerts.destinations]]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DestinationFragment {
+    pub name: S<String>,
+    pub format: S<String>,
+    pub url: S<String>,
+    pub url_file: S<String>,
+    pub routing_key: S<String>,
+    pub routing_key_file: S<String>,
+    pub headers: Option<BTreeMap<String, Spanned<String>>>,
+    pub header_files: Option<BTreeMap<String, Spanned<String>>>,
+    pub events: S<Vec<String>>,
+}
+
+/// One destination's keys, merged: a whole table, never mixed with another fragment's.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+pub struct MergedDestination {
+    /// Where its `[[alerts.destinations]]` table starts.
+    pub origin: Origin,
+    pub name: Option<Sourced<String>>,
+    pub format: Option<Sourced<String>>,
+    pub url: Option<Sourced<String>>,
+    pub url_file: Option<Sourced<String>>,
+    pub routing_key: Option<Sourced<String>>,
+    pub routing_key_file: Option<Sourced<String>>,
+    pub headers: BTreeMap<String, Sourced<String>>,
+    pub header_files: BTreeMap<String, Sourced<String>>,
+    pub events: Option<Sourced<Vec<String>>>,
 }
 
 /// `[health]`
@@ -194,6 +228,8 @@ pub struct Merged {
     pub monitor_realert_every: Option<Sourced<String>>,
     pub monitor_activation_grace: Option<Sourced<String>>,
     pub alerts_webhook: Option<Sourced<String>>,
+    /// Destinations add up across fragments; one with the `name` of an earlier one replaces it.
+    pub alerts_destinations: Vec<MergedDestination>,
     pub health_listen: Option<Sourced<String>>,
     pub state_dir: Option<Sourced<String>>,
 }
@@ -216,12 +252,51 @@ impl FileText<'_> {
 
     fn take<T>(&self, dst: &mut Option<Sourced<T>>, src: Option<Spanned<T>>) {
         if let Some(v) = src {
-            let origin = self.origin(v.span().start);
-            *dst = Some(Sourced {
-                value: v.into_inner(),
-                origin,
-            });
+            *dst = Some(self.sourced(v));
         }
+    }
+
+    fn sourced<T>(&self, v: Spanned<T>) -> Sourced<T> {
+        let origin = self.origin(v.span().start);
+        Sourced {
+            value: v.into_inner(),
+            origin,
+        }
+    }
+
+    fn map(
+        &self,
+        src: Option<BTreeMap<String, Spanned<String>>>,
+    ) -> BTreeMap<String, Sourced<String>> {
+        src.unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, self.sourced(v)))
+            .collect()
+    }
+
+    fn destination(&self, d: Spanned<DestinationFragment>) -> MergedDestination {
+        let origin = self.origin(d.span().start);
+        let d = d.into_inner();
+        let mut m = MergedDestination {
+            origin,
+            name: None,
+            format: None,
+            url: None,
+            url_file: None,
+            routing_key: None,
+            routing_key_file: None,
+            headers: self.map(d.headers),
+            header_files: self.map(d.header_files),
+            events: None,
+        };
+        self.take(&mut m.name, d.name);
+        self.take(&mut m.format, d.format);
+        self.take(&mut m.url, d.url);
+        self.take(&mut m.url_file, d.url_file);
+        self.take(&mut m.routing_key, d.routing_key);
+        self.take(&mut m.routing_key_file, d.routing_key_file);
+        self.take(&mut m.events, d.events);
+        m
     }
 }
 
@@ -312,11 +387,7 @@ impl Merged {
         if let Some(a) = f.activation {
             ft.take(&mut self.activation_deadline, a.deadline);
             ft.take(&mut self.activation_request_timeout, a.request_timeout);
-            for (k, v) in a.tags.unwrap_or_default() {
-                let mut slot = None;
-                ft.take(&mut slot, Some(v));
-                self.activation_tags.insert(k, slot.expect("just set"));
-            }
+            self.activation_tags.extend(ft.map(a.tags));
         }
         if let Some(c) = f.checks {
             ft.take(&mut self.checks_timeout, c.timeout);
@@ -334,12 +405,31 @@ impl Merged {
         }
         if let Some(a) = f.alerts {
             ft.take(&mut self.alerts_webhook, a.webhook);
+            for d in a.destinations.unwrap_or_default() {
+                self.add_destination(ft.destination(d));
+            }
         }
         if let Some(h) = f.health {
             ft.take(&mut self.health_listen, h.listen);
         }
         if let Some(s) = f.state {
             ft.take(&mut self.state_dir, s.dir);
+        }
+    }
+}
+
+impl Merged {
+    /// A named destination replaces the earlier one of that name, in its place (so that a
+    /// drop-in can change the main file's Slack destination); any other is added at the end.
+    fn add_destination(&mut self, d: MergedDestination) {
+        let name = d.name.as_ref().map(|n| n.value.clone());
+        let same = self
+            .alerts_destinations
+            .iter_mut()
+            .find(|e| name.is_some() && e.name.as_ref().map(|n| &n.value) == name.as_ref());
+        match same {
+            Some(slot) => *slot = d,
+            None => self.alerts_destinations.push(d),
         }
     }
 }

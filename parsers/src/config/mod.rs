@@ -6,13 +6,14 @@
 
 pub mod alerts;
 mod fragment;
+pub mod secret;
 mod settings;
 mod values;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use fragment::{Merged, OneOrMany, Origin, Sourced};
+pub use fragment::{Merged, MergedDestination, OneOrMany, Origin, Sourced};
 pub use settings::*;
 
 /// Default location of the main configuration file.

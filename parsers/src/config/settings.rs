@@ -140,9 +140,10 @@ pub struct MonitorSettings {
 
 /// `[alerts]`
 #[derive(Debug, Clone, Default, PartialEq)]
-#[allow(missing_docs)]
 pub struct AlertsSettings {
-    pub webhook: Option<String>,
+    /// Where alerts are posted: `alerts.webhook` first (as a `json` destination named
+    /// `webhook`), then every `[[alerts.destinations]]` in the order the fragments set them.
+    pub destinations: Vec<super::alerts::Destination>,
 }
 
 /// `[health]`

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use super::{ConfigError, OneOrMany, Sourced};
 use crate::ids::AgentName;
-use crate::redact::redact_url;
 
 pub(super) fn invalid<T>(
     s: &Sourced<T>,
@@ -116,18 +115,6 @@ pub(super) fn host(v: &str) -> Result<String, String> {
     }
 }
 
-/// Validates a URL that is a credential (`alerts.webhook`): an error shows only its scheme and
-/// host, never the path or query that hold the secret.
-pub(super) fn secret_url(
-    src: Option<Sourced<String>>,
-    key: &'static str,
-) -> Result<Option<String>, ConfigError> {
-    src.map(|s| {
-        http_url(&s.value).map_err(|p| invalid(&s, key, format!("{:?}", redact_url(&s.value)), p))
-    })
-    .transpose()
-}
-
 pub(super) fn http_url(v: &str) -> Result<String, String> {
     let uri: http::Uri = v.parse().map_err(|e| format!("not a URL ({e})"))?;
     match (uri.scheme_str(), uri.authority()) {
@@ -141,47 +128,4 @@ pub(super) fn default_agent_name() -> AgentName {
     // DataSync's agent-name pattern (AgentName) and its 256-character limit.
     let clean = crate::ids::sanitized(&crate::host::hostname(), "+=._:@/-", 256);
     AgentName::parse(&clean).unwrap_or_else(|_| AgentName::parse("datasync-warden").expect("valid"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Origin;
-    use std::path::PathBuf;
-    use std::sync::Arc;
-
-    fn sourced(v: &str) -> Option<Sourced<String>> {
-        Some(Sourced {
-            value: v.into(),
-            origin: Origin {
-                file: Arc::new(PathBuf::from("/c.toml")),
-                line: 2,
-                column: 11,
-            },
-        })
-    }
-
-    #[test]
-    fn a_bad_webhook_is_named_without_its_secret() {
-        for bad in [
-            "ftp://h/SECRET",
-            "SECRET",
-            "https:///SECRET?x",
-            "//h/SECRET",
-        ] {
-            let err = secret_url(sourced(bad), "alerts.webhook")
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains("alerts.webhook"), "{err}");
-            assert!(!err.contains("SECRET"), "{err}");
-        }
-        let err = secret_url(sourced("ftp://h/SECRET"), "alerts.webhook").unwrap_err();
-        assert!(err.to_string().contains("\"ftp://h/…\""), "{err}");
-        let ok = secret_url(sourced("https://h/SECRET"), "alerts.webhook").unwrap();
-        assert_eq!(
-            ok.as_deref(),
-            Some("https://h/SECRET"),
-            "the value itself is kept"
-        );
-    }
 }

@@ -61,6 +61,63 @@ where
     }
 }
 
-
 #[cfg(test)]
 mod tests;
+
+// --- Interim interface (replaced wholesale by the proxy-aware client) ---
+
+/// Proxy settings from the environment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ProxyEnv {}
+
+impl ProxyEnv {
+    pub(crate) fn from_env() -> ProxyEnv {
+        ProxyEnv {}
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        String::new()
+    }
+}
+
+/// Whether and when a failed POST is worth repeating.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Retry {
+    Transient,
+    Permanent,
+    After(Duration),
+}
+
+#[derive(Debug)]
+pub(crate) struct PostError {
+    pub(crate) text: String,
+    pub(crate) retry: Retry,
+}
+
+#[derive(Clone)]
+pub(crate) struct AlertClient {
+    client: HttpsClient,
+}
+
+impl AlertClient {
+    pub(crate) fn new(_proxy: &ProxyEnv) -> AlertClient {
+        AlertClient {
+            client: https_client(),
+        }
+    }
+
+    pub(crate) async fn post(
+        &self,
+        url: &str,
+        _headers: &[(http::HeaderName, http::HeaderValue)],
+        body: Bytes,
+        limit: Duration,
+    ) -> Result<(), PostError> {
+        post_once(&self.client, url, body, limit)
+            .await
+            .map_err(|text| PostError {
+                text,
+                retry: Retry::Transient,
+            })
+    }
+}

@@ -1,36 +1,31 @@
-//! Alerts: to journald (structured, a fixed MESSAGE_ID per event) and, when configured, to a
-//! webhook as a JSON POST.
+//! Alerts: to journald (structured, a fixed MESSAGE_ID per event) and to every configured
+//! destination (`[[alerts.destinations]]`, `alerts.webhook`) in the destination's format.
 //!
-//! Delivery never blocks the monitor: alerts go through a bounded queue to a worker that posts
-//! with a short timeout and bounded, jittered retries (the `backoff` crate, the only retry
-//! layer on this path). A webhook that is down costs a counted failure, never the next alert.
+//! Delivery never blocks the monitor: each destination has its own bounded queue and worker
+//! (`deliver`) that posts with a short timeout and bounded, jittered retries (the `backoff`
+//! crate, the only retry layer on this path). A destination that is down costs counted
+//! failures, never another destination's alert or the next poll.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use serde::Serialize;
-use tokio::sync::mpsc;
 
+use crate::config::alerts::Resolved;
+use crate::config::{AlertsSettings, ConfigError};
 use crate::daemon::monitor::{Event, EventKind};
 use crate::daemon::status::Status;
 use crate::daemon::systemd::one_line;
 use crate::redact::redact_url;
 
 mod client;
+mod deliver;
 mod payload;
 
-use client::{https_client, post_once};
-
-/// One POST: a webhook that takes longer is treated as down.
-pub(crate) const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
-/// Retries of one alert stop after this long, so a dead webhook cannot back the queue up.
-pub(crate) const WEBHOOK_GIVE_UP_AFTER: Duration = Duration::from_secs(30);
-/// First retry of a failed POST: 0.5 s doubling gives about six tries in WEBHOOK_GIVE_UP_AFTER.
-const WEBHOOK_RETRY_INITIAL: Duration = Duration::from_millis(500);
-/// Alerts waiting for the webhook. Alerts are rare (minutes apart); 64 covers hours of a dead
-/// webhook at the shortest re-alert period without unbounded memory.
-pub(crate) const QUEUE_CAPACITY: usize = 64;
+pub(crate) use client::{AlertClient, ProxyEnv};
+pub(crate) use deliver::Bounds;
+use deliver::Queue;
 
 /// journald MESSAGE_ID of each event kind (fixed forever: operators filter on them).
 pub(crate) fn message_id(kind: EventKind) -> &'static str {
@@ -148,39 +143,66 @@ pub(crate) fn state(kind: EventKind) -> &'static str {
     }
 }
 
-/// Sends alerts; cheap to clone.
+/// Sends alerts to journald and every destination; cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Alerter {
-    tx: Option<mpsc::Sender<Alert>>,
+    queues: Vec<Queue>,
     status: Arc<Status>,
 }
 
 impl Alerter {
-    /// An alerter that posts to `webhook` (if any) from a background task.
-    pub(crate) fn spawn(webhook: Option<String>, status: Arc<Status>) -> Self {
-        let tx = webhook.map(|url| {
-            let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-            tokio::spawn(deliver(url, rx, status.clone()));
-            tx
+    /// An alerter with one delivery worker per destination, on the current runtime. The
+    /// counters of destinations no longer configured are dropped.
+    pub(crate) fn spawn(
+        destinations: &[Resolved],
+        client: &AlertClient,
+        status: Arc<Status>,
+        bounds: Bounds,
+    ) -> Self {
+        status.update(|s| {
+            s.deliveries
+                .retain(|name, _| destinations.iter().any(|d| d.name == *name))
         });
-        Self { tx, status }
+        let queues = destinations
+            .iter()
+            .map(|d| Queue::spawn(d.clone(), client.clone(), status.clone(), bounds))
+            .collect();
+        Self { queues, status }
     }
 
-    /// Raises one alert: journald now, the webhook in the background.
+    /// Raises one alert: journald now, the destinations in the background.
     pub(crate) fn emit(&self, a: Alert) {
         journal(&a);
         self.status
             .update(|s| *s.alerts_total.entry(a.event.to_string()).or_default() += 1);
-        if let Some(tx) = &self.tx
-            && let Err(e) = tx.try_send(a)
-        {
-            log::error!(
-                "webhook queue full ({QUEUE_CAPACITY} alerts waiting): dropping {}",
-                e.into_inner().event
-            );
-            self.status.update(|s| s.webhook_failures_total += 1);
+        for q in &self.queues {
+            q.offer(&a, &self.status);
         }
     }
+}
+
+/// Reads the destinations' secret files (at start and on every reload).
+pub(crate) fn resolve(
+    settings: &AlertsSettings,
+    credentials: Option<&Path>,
+) -> Result<Vec<Resolved>, ConfigError> {
+    settings
+        .destinations
+        .iter()
+        .map(|d| d.resolve(credentials))
+        .collect()
+}
+
+/// The destinations in words for the log: name, format and host, never the URL's secret part.
+pub(crate) fn describe(destinations: &[Resolved]) -> String {
+    if destinations.is_empty() {
+        return "journald only (no alerts.webhook or [[alerts.destinations]])".into();
+    }
+    destinations
+        .iter()
+        .map(|d| format!("{} ({}, {})", d.name, d.format, redact_url(d.url.expose())))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Logs the alert with structured fields; under journald they become journal fields.
@@ -221,35 +243,6 @@ fn journal(a: &Alert) {
             .args(format_args!("alert {}: {}", a.event, one_line(&a.message)))
             .build(),
     );
-}
-
-async fn deliver(url: String, mut rx: mpsc::Receiver<Alert>, status: Arc<Status>) {
-    let client = https_client();
-    // The URL is a credential (Slack, Teams, PagerDuty): logs name its scheme and host only.
-    let shown = redact_url(&url);
-    while let Some(alert) = rx.recv().await {
-        // Strings, numbers and options only: serializing cannot fail.
-        let body = Bytes::from(serde_json::to_vec(&alert).expect("alert serializes"));
-        let policy = crate::support::retry::exponential(
-            WEBHOOK_RETRY_INITIAL,
-            WEBHOOK_GIVE_UP_AFTER,
-            Some(WEBHOOK_GIVE_UP_AFTER),
-        );
-        let post = || async {
-            post_once(&client, &url, body.clone(), WEBHOOK_TIMEOUT)
-                .await
-                .map_err(backoff::Error::transient)
-        };
-        let notify =
-            |e: String, wait: Duration| log::warn!("webhook {shown}: {e}; retry in {wait:?}");
-        match backoff::future::retry_notify(policy, post, notify).await {
-            Ok(()) => log::debug!("webhook {shown}: {} delivered", alert.event),
-            Err(e) => {
-                log::error!("webhook {shown}: giving up on alert {}: {e}", alert.event);
-                status.update(|s| s.webhook_failures_total += 1);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

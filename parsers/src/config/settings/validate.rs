@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::super::values::{
-    count, default_agent_name, duration, exactly_one, host, http_url, invalid, opt, secret_url,
+    count, default_agent_name, duration, exactly_one, host, http_url, invalid, opt,
 };
 use super::super::{ConfigError, Merged, OneOrMany, Sourced};
 use super::*;
@@ -73,7 +73,10 @@ impl Settings {
             checks: checks(&mut m, planned_tasks)?,
             monitor: monitor(&mut m, offline_after)?,
             alerts: AlertsSettings {
-                webhook: secret_url(m.alerts_webhook.take(), "alerts.webhook")?,
+                destinations: super::super::alerts::destinations(
+                    m.alerts_webhook.take(),
+                    std::mem::take(&mut m.alerts_destinations),
+                )?,
             },
             health: health(m.health_listen.take())?,
             state: state(m.state_dir.take())?,

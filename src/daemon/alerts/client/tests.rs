@@ -74,4 +74,3 @@ async fn refused_unresolvable_and_silent_webhooks_read_differently() {
     assert!(timeout.starts_with("no answer within"), "{timeout}");
     drop(silent);
 }
-
