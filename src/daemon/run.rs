@@ -278,6 +278,7 @@ fn reload_caveats(old: &Settings, new: &Settings, activated: bool) -> Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn settings(address: &str, extra: &str) -> Settings {
         let text = format!(

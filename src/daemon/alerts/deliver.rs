@@ -213,3 +213,6 @@ impl Worker {
         backoff::future::retry_notify(policy, post, notify).await
     }
 }
+
+#[cfg(test)]
+mod tests;
