@@ -933,6 +933,48 @@ fn wrong_values() -> Vec<(&'static str, Vec<String>)> {
             ]),
         ),
         (
+            "alerts.destinations.name",
+            s(&["1", "\"bad name\"", "\"\"", "\"webhook/2\""]),
+        ),
+        (
+            "alerts.destinations.format",
+            s(&["\"discord\"", "1", "[\"slack\"]", "\"\""]),
+        ),
+        (
+            "alerts.destinations.url",
+            s(&["1", "\"ftp://x\"", "\"hooks.example\"", "\"\""]),
+        ),
+        (
+            "alerts.destinations.url_file",
+            s(&["1", "\"relative/file\"", "\"\"", "\"..\""]),
+        ),
+        (
+            "alerts.destinations.routing_key",
+            s(&["1", "\"has space\"", "\"\""]),
+        ),
+        (
+            "alerts.destinations.routing_key_file",
+            s(&["1", "\"a/b\"", "[\"k\"]"]),
+        ),
+        (
+            "alerts.destinations.headers",
+            s(&[
+                "\"Authorization: x\"",
+                "{ \"Bad Name\" = \"v\" }",
+                "{ Host = \"x\" }",
+                "{ a = 1 }",
+                "{ a = \"line\\nbreak\" }",
+            ]),
+        ),
+        (
+            "alerts.destinations.header_files",
+            s(&["{ a = \"rel/x\" }", "{ \"Content-Length\" = \"f\" }", "[]"]),
+        ),
+        (
+            "alerts.destinations.events",
+            s(&["[\"ofline\"]", "[]", "\"offline\"", "[1]"]),
+        ),
+        (
             "health.listen",
             s(&[
                 "9417",
@@ -959,12 +1001,24 @@ fn every_wrong_value_of_every_key_is_refused_naming_file_and_key() {
     let fragment = dir.path().join("config.d/50-instance.toml");
     let table = wrong_values();
     // Every key of the configuration is covered (parsers/src/config/fragment.rs).
-    assert_eq!(table.len(), 28);
+    assert_eq!(table.len(), 37);
     let mut runs = 0;
     for (dotted, values) in &table {
         let (section, key) = dotted.rsplit_once('.').unwrap();
         for v in values {
-            let text = format!("[{section}]\n{key} = {v}\n");
+            let text = match section {
+                // An array of tables, with the keys a destination needs after the wrong one.
+                "alerts.destinations" => format!(
+                    "[[{section}]]\n{key} = {v}\n{}",
+                    match key {
+                        "format" => "url = \"https://h/x\"\n",
+                        "url" | "url_file" => "format = \"json\"\n",
+                        "routing_key" | "routing_key_file" => "format = \"pagerduty\"\n",
+                        _ => "format = \"json\"\nurl = \"https://h/x\"\n",
+                    }
+                ),
+                _ => format!("[{section}]\n{key} = {v}\n"),
+            };
             std::fs::write(&fragment, &text).unwrap();
             let out = std::process::Command::new(bin)
                 .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")

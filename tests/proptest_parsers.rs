@@ -267,6 +267,15 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("monitor", "offline_after", Kind::Int),
     ("monitor", "realert_every", Kind::Str),
     ("alerts", "webhook", Kind::Str),
+    ("alerts.destinations", "name", Kind::Str),
+    ("alerts.destinations", "format", Kind::Str),
+    ("alerts.destinations", "url", Kind::Str),
+    ("alerts.destinations", "url_file", Kind::Str),
+    ("alerts.destinations", "routing_key", Kind::Str),
+    ("alerts.destinations", "routing_key_file", Kind::Str),
+    ("alerts.destinations", "headers", Kind::Tags),
+    ("alerts.destinations", "header_files", Kind::Tags),
+    ("alerts.destinations", "events", Kind::List),
     ("health", "listen", Kind::Str),
     ("state", "dir", Kind::Str),
 ];
@@ -396,16 +405,22 @@ fn splice(table: &str, key: &str, value: &Value) -> (String, usize) {
         tables.push(table);
     }
     for t in tables {
-        text.push_str(&format!("[{t}]\n"));
-        let required = match t {
-            "agent" => Some(("address", "\"10.0.1.25\"")),
-            "endpoint" => Some(("region", "\"us-east-1\"")),
-            _ => None,
+        // Destinations are an array of tables.
+        if t == "alerts.destinations" {
+            text.push_str(&format!("[[{t}]]\n"));
+        } else {
+            text.push_str(&format!("[{t}]\n"));
+        }
+        let required: &[(&str, &str)] = match t {
+            "agent" => &[("address", "\"10.0.1.25\"")],
+            "endpoint" => &[("region", "\"us-east-1\"")],
+            "alerts.destinations" => &[("format", "\"json\""), ("url", "\"https://h/x\"")],
+            _ => &[],
         };
-        if let Some((k, v)) = required
-            && !(t == table && k == key)
-        {
-            text.push_str(&format!("{k} = {v}\n"));
+        for (k, v) in required {
+            if !(t == table && *k == key) {
+                text.push_str(&format!("{k} = {v}\n"));
+            }
         }
         if t == table {
             line = text.matches('\n').count() + 1;

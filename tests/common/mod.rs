@@ -231,3 +231,5 @@ impl Run {
     }
 }
 pub mod daemon;
+pub mod receiver;
+pub mod shapes;

@@ -50,6 +50,9 @@ pub enum Shape {
 impl Shape {
     /// Checks `v`; the error never quotes `v`.
     pub(super) fn check(self, v: &str) -> Result<(), String> {
+        if v.is_empty() {
+            return Err("is empty".into());
+        }
         match self {
             Shape::Url => super::values::http_url(v).map(drop),
             Shape::Token if v.chars().all(|c| c.is_ascii_graphic()) => Ok(()),
