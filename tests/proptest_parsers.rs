@@ -280,6 +280,38 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("state", "dir", Kind::Str),
 ];
 
+/// The README's configuration reference has a row for every key, and the shipped example
+/// mentions every key under its table (commented out or not).
+#[test]
+fn every_key_is_documented_in_the_readme_and_the_example() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("config/config.toml")).unwrap();
+    for (table, key, _) in KEYS {
+        assert!(
+            readme.contains(&format!("| `{table}.{key}` |")),
+            "README.md has no row for {table}.{key}"
+        );
+        let header = if *table == "alerts.destinations" {
+            format!("[[{table}]]")
+        } else {
+            format!("[{table}]\n")
+        };
+        let start = example
+            .find(&header)
+            .unwrap_or_else(|| panic!("config/config.toml has no {header}"));
+        // Up to the next table that is not commented out.
+        let rest = &example[start + header.len()..];
+        let section = rest.find("\n[").map_or(rest, |end| &rest[..end]);
+        assert!(
+            section.contains(&format!("# {key} = "))
+                || section.contains(&format!("\n{key} = "))
+                || section.contains(&format!("# [{table}.{key}]")),
+            "config/config.toml does not show {key} under {header}"
+        );
+    }
+}
+
 /// A TOML basic string holding exactly `s`.
 fn toml_str(s: &str) -> String {
     let mut out = String::from("\"");

@@ -34,7 +34,8 @@ const DETAILS: &[(&str, &str)] = &[
          \\fBagent.arn\\fR names the agent), then calls DescribeAgent every \
          \\fBmonitor.interval\\fR, raises \\fIoffline\\fR, \\fIstill_offline\\fR, \\fIrecovered\\fR, \
          \\fIapi_errors\\fR, \\fIapi_recovered\\fR and \\fIagent_missing\\fR alerts to journald and \
-         to \\fBalerts.webhook\\fR, and serves \\fB/healthz\\fR, \\fB/readyz\\fR, \\fB/status\\fR and \
+         to every alert destination (\\fB[[alerts.destinations]]\\fR: json, slack, pagerduty, teams, \
+         alertmanager; \\fBalerts.webhook\\fR), and serves \\fB/healthz\\fR, \\fB/readyz\\fR, \\fB/status\\fR and \
          \\fB/metrics\\fR on \\fBhealth.listen\\fR. Speaks sd_notify (READY, STATUS, WATCHDOG at half \
          of WatchdogSec, RELOADING, STOPPING). Normally started by \\fBdatasync\\-warden.service\\fR.",
     ),
@@ -96,7 +97,12 @@ service's dynamic user (mode 0644).
 .TP
 .I /etc/datasync-warden/environment
 Optional, read by systemd as root (may be mode 0600): environment for the service, such as AWS
-credentials where no instance role exists.
+credentials where no instance role exists, or proxies.
+.TP
+.I /etc/datasync-warden/credentials/
+A conventional root-only place for alert secrets (webhook URLs, PagerDuty routing keys, header
+values), handed to the service with \fBLoadCredential=\fR\fIname\fR:\fIpath\fR in a drop-in and named
+by a bare \fIname\fR in a \fB*_file\fR key. Read at start and on every reload; never logged.
 .TP
 .I /var/lib/datasync-warden/state.json
 Activation state (mode 0600): agent ARN, name, endpoint, Region, time, token and the machine id.
@@ -118,6 +124,14 @@ take precedence.
 .TP
 .BR AWS_PROFILE ", " AWS_REGION ", " AWS_ENDPOINT_URL ", " AWS_MAX_ATTEMPTS ", " AWS_ACCESS_KEY_ID ", ..."
 The AWS SDK's standard variables, as the SDK defines them.
+.TP
+.B CREDENTIALS_DIRECTORY
+Set by systemd for \fBLoadCredential=\fR: where a bare name in \fBurl_file\fR,
+\fBrouting_key_file\fR or \fBheader_files\fR is read from.
+.TP
+.BR HTTPS_PROXY ", " HTTP_PROXY ", " ALL_PROXY ", " NO_PROXY
+Proxies for alert deliveries and AWS calls (either case). The activation-key request and the port
+probes never use a proxy. Put \fI169.254.169.254\fR (instance metadata) in \fBNO_PROXY\fR.
 .SH "SEE ALSO"
 .BR systemctl (1),
 .BR journalctl (1),
