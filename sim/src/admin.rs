@@ -127,6 +127,10 @@ pub(crate) async fn handle(state: &State, req: Request<Incoming>) -> Response<Bo
             StatusCode::OK,
             &json!({ "open": state.port_open() }),
         )),
+        (Method::GET, "/_sim/alerts") => {
+            Ok(http::json(StatusCode::OK, &Value::Array(state.alerts())))
+        }
+        (Method::POST, p) if p.starts_with("/_sim/alerts/") => Ok(record_alert(state, req).await),
         (Method::POST, "/_sim/fault") => match body::<FaultSpec>(req).await {
             Ok(spec) => apply(state, spec).map(|()| done()).map_err(bad),
             Err(r) => Err(r),
@@ -137,6 +141,24 @@ pub(crate) async fn handle(state: &State, req: Request<Incoming>) -> Response<Bo
         )),
     };
     result.unwrap_or_else(|r| r)
+}
+
+/// A webhook receiver for the daemon's alerts: keeps the path, the `Authorization` header and
+/// the JSON body, answers 202 as PagerDuty and Teams do.
+async fn record_alert(state: &State, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    let auth = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match body::<Value>(req).await {
+        Ok(b) => {
+            state.record_alert(json!({ "path": path, "authorization": auth, "body": b }));
+            http::json(StatusCode::ACCEPTED, &json!({ "status": "success" }))
+        }
+        Err(r) => r,
+    }
 }
 
 fn not_found(arn: &str) -> Response<Body> {

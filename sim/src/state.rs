@@ -90,6 +90,8 @@ struct Inner {
     requests: Vec<AgentRequest>,
     faults: Faults,
     calls: HashMap<String, usize>,
+    /// Alerts posted to `/_sim/alerts/…` (the simulator doubles as a webhook receiver).
+    alerts: Vec<serde_json::Value>,
 }
 
 /// Shared by both servers and the `Simulator` handle.
@@ -150,6 +152,14 @@ impl State {
 
     pub(crate) fn requests(&self) -> Vec<AgentRequest> {
         self.lock().requests.clone()
+    }
+
+    pub(crate) fn record_alert(&self, alert: serde_json::Value) {
+        self.lock().alerts.push(alert);
+    }
+
+    pub(crate) fn alerts(&self) -> Vec<serde_json::Value> {
+        self.lock().alerts.clone()
     }
 
     pub(crate) fn set_agent_fault(&self, mode: ResponseMode, fault: Option<AgentFault>) {
