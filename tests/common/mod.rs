@@ -231,3 +231,4 @@ impl Run {
     }
 }
 pub mod daemon;
+pub mod proxy;
