@@ -112,8 +112,8 @@ impl AlertClient {
     }
 
     /// One POST of `body` (application/json) with extra `headers` (they replace a default
-    /// `Content-Type` or `User-Agent` of the same name), bounded by `limit` from the first
-    /// byte sent to the response's status line.
+    /// `Content-Type` or `User-Agent` of the same name), bounded by `limit` from the DNS
+    /// lookup and connection (to the proxy, and through its tunnel) to the response's head.
     pub(crate) async fn post(
         &self,
         url: &str,

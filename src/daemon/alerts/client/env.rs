@@ -154,3 +154,6 @@ pub(super) fn shown(value: &str) -> String {
         authority.host()
     )
 }
+
+#[cfg(test)]
+mod tests;
