@@ -23,6 +23,22 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 ///
 /// `BehaviorVersion` is pinned rather than `latest()` so that an SDK upgrade cannot silently
 /// change retry or timeout defaults under a running fleet; bump it deliberately.
+///
+/// The pin also turns the proxies on: from `v2025_08_07` the SDK's default HTTPS client
+/// (aws-smithy-runtime's `default_https_client`: rustls with aws-lc, the timeouts below) is
+/// built with `ProxyConfig::from_env()`, so every AWS call honours HTTPS_PROXY, HTTP_PROXY,
+/// ALL_PROXY and NO_PROXY (hyper-util's `Matcher`: uppercase names first, none of them under
+/// CGI's REQUEST_METHOD), https:// endpoints through a CONNECT tunnel. No client of our own
+/// is needed, and none is built: the only hook for one with a proxy is a `#[doc(hidden)]`
+/// builder. An older pin turns proxying off silently: `tests/proxy.rs` fails then.
+///
+/// Behind a proxy, NO_PROXY must name what has to be reached directly: the instance metadata
+/// service, `169.254.169.254` (and `fd00:ec2::254`), when credentials come from an instance
+/// role (a proxy cannot reach that link-local address, and would see the role's
+/// credentials); and the VPC endpoint's names (`.vpce.amazonaws.com`, or
+/// `datasync.<region>.amazonaws.com` when its private DNS is on), or the calls leave
+/// PrivateLink for the proxy's route. The agent itself is never reached through a proxy:
+/// `agent::probe` and `agent::activation_key` open their TCP connections directly.
 pub async fn sdk_config(region: &ids::Region, aws: &AwsSettings) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::v2025_08_07())
         .region(Region::new(region.to_string()))

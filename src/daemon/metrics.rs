@@ -48,9 +48,12 @@ enum Read {
     /// One sample per tuple of values of the labels named first, in the order returned.
     ByLabels(
         &'static [&'static str],
-        fn(&Snapshot) -> Vec<(Vec<&str>, f64)>,
+        fn(&Snapshot) -> Vec<LabelledSample<'_>>,
     ),
 }
+
+/// One sample's label values (in the order of its family's label names) and value.
+type LabelledSample<'a> = (Vec<&'a str>, f64);
 
 /// 1 or 0.
 fn flag(b: bool) -> f64 {

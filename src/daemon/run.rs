@@ -99,9 +99,8 @@ pub async fn run(config_path: PathBuf, settings: Settings, env: Environment) -> 
     // A missing or malformed secret file is a configuration error: fail before READY=1.
     let destinations = alerts::resolve(&settings.alerts, env.credentials_dir.as_deref())?;
     log::info!("alerts go to {}", alerts::describe(&destinations));
-    let proxy = env.proxy.describe();
-    if !proxy.is_empty() {
-        log::info!("alert deliveries use {proxy}");
+    if env.proxy != ProxyEnv::default() {
+        log::info!("alert proxies: {}", env.proxy.describe());
     }
     let status = Arc::new(Status::new(settings.endpoint.region.as_str()));
     let notifier = Notifier::from_env();

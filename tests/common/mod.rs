@@ -231,5 +231,6 @@ impl Run {
     }
 }
 pub mod daemon;
+pub mod proxy;
 pub mod receiver;
 pub mod shapes;
