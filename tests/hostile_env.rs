@@ -97,7 +97,7 @@ async fn a_failing_webhook_is_logged_with_its_cause_and_without_its_secret() {
     d.wait_phase_text("monitoring agent-").await;
     let arn = h.sim.agents()[0].arn.clone();
     h.sim.set_agent_status(&arn, AgentStatus::Offline);
-    let shown = format!("webhook http://127.0.0.1:{port}/…: ");
+    let shown = format!("alert destination webhook (http://127.0.0.1:{port}/…): ");
     eventually(LIMIT, "a webhook delivery failure is logged", async || {
         stderr.lock().unwrap().contains(&shown)
     })
