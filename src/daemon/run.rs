@@ -96,23 +96,10 @@ impl Environment {
 
 /// Runs the daemon until SIGTERM/SIGINT (Ok) or invalid configuration (Err).
 pub async fn run(config_path: PathBuf, settings: Settings, env: Environment) -> Result<()> {
-    // A missing or malformed secret file is a configuration error: fail before READY=1.
-    let destinations = alerts::resolve(&settings.alerts, env.credentials_dir.as_deref())?;
-    log::info!("alerts go to {}", alerts::describe(&destinations));
-    if env.proxy != ProxyEnv::default() {
-        log::info!("alert proxies: {}", env.proxy.describe());
-    }
+    let destinations = destinations(&settings, &env)?;
     let status = Arc::new(Status::new(settings.endpoint.region.as_str()));
     let notifier = Notifier::from_env();
-    let listener = TcpListener::bind(settings.health.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "failed to bind the health endpoint on {} (health.listen)",
-                settings.health.listen
-            )
-        })?;
-    log::info!("health endpoint on http://{}", listener.local_addr()?);
+    let listener = bind(settings.health.listen).await?;
     let cancel = CancellationToken::new();
     let server = tokio::spawn(health::serve(listener, status.clone(), cancel.clone()));
     let store = StateStore::new(&settings.state.dir, state::machine_id()?);
@@ -166,6 +153,25 @@ pub async fn run(config_path: PathBuf, settings: Settings, env: Environment) -> 
     cancel.cancel();
     let _ = tokio::time::timeout(DRAIN, server).await;
     result
+}
+
+/// The alert destinations with their secrets read. A missing or malformed secret file is a
+/// configuration error: the start fails before READY=1.
+fn destinations(settings: &Settings, env: &Environment) -> Result<Vec<Resolved>, ConfigError> {
+    let destinations = alerts::resolve(&settings.alerts, env.credentials_dir.as_deref())?;
+    log::info!("alerts go to {}", alerts::describe(&destinations));
+    if env.proxy != ProxyEnv::default() {
+        log::info!("alert proxies: {}", env.proxy.describe());
+    }
+    Ok(destinations)
+}
+
+async fn bind(listen: std::net::SocketAddr) -> Result<TcpListener> {
+    let listener = TcpListener::bind(listen).await.with_context(|| {
+        format!("failed to bind the health endpoint on {listen} (health.listen)")
+    })?;
+    log::info!("health endpoint on http://{}", listener.local_addr()?);
+    Ok(listener)
 }
 
 fn watchdog(notifier: &Notifier, status: &Status) {
