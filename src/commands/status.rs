@@ -104,6 +104,20 @@ pub(super) fn status_text(v: &serde_json::Value) -> String {
             let _ = writeln!(out, "hint:          {h}");
         }
     }
+    if let Some(map) = v["deliveries"].as_object() {
+        for (name, d) in map {
+            let n = |k: &str| d[k].as_u64().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "alerts to:     {name} ({}): {} delivered, {} failed, {} dropped, {} queued",
+                d["format"].as_str().unwrap_or("?"),
+                n("delivered"),
+                n("failed"),
+                n("dropped"),
+                n("queued")
+            );
+        }
+    }
     out
 }
 
@@ -168,5 +182,21 @@ mod tests {
             );
         }
         assert!(status_object(br#"{"phase":"monitoring"}"#).is_ok());
+    }
+
+    #[test]
+    fn the_text_says_how_each_destination_fares() {
+        let v = serde_json::json!({
+            "source": "daemon",
+            "phase": "monitoring",
+            "deliveries": {
+                "pager": {"format": "pagerduty", "delivered": 3, "failed": 1, "dropped": 0, "queued": 2}
+            }
+        });
+        let text = status_text(&v);
+        assert!(
+            text.contains("alerts to:     pager (pagerduty): 3 delivered, 1 failed, 0 dropped, 2 queued\n"),
+            "{text}"
+        );
     }
 }
