@@ -195,7 +195,9 @@ mod tests {
         });
         let text = status_text(&v);
         assert!(
-            text.contains("alerts to:     pager (pagerduty): 3 delivered, 1 failed, 0 dropped, 2 queued\n"),
+            text.contains(
+                "alerts to:     pager (pagerduty): 3 delivered, 1 failed, 0 dropped, 2 queued\n"
+            ),
             "{text}"
         );
     }

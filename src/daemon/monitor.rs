@@ -64,6 +64,8 @@ pub(crate) struct Event {
     pub outage: Option<Duration>,
     /// Human detail (error text for API events).
     pub detail: String,
+    /// For a recovery: the alerts it ends (`offline`; `api_errors` and/or `agent_missing`).
+    pub resolves: Vec<EventKind>,
 }
 
 impl Event {
@@ -73,6 +75,7 @@ impl Event {
             since: None,
             outage: None,
             detail: String::new(),
+            resolves: Vec::new(),
         }
     }
 }
@@ -101,6 +104,8 @@ pub(crate) struct Monitor {
     /// The failure alerted for the current run of failed polls (api_errors or agent_missing):
     /// a run that turns from one to the other alerts again.
     alerted: Option<EventKind>,
+    /// Every failure alerted in the current run: the recovery resolves each of them.
+    fired: Vec<EventKind>,
     /// Until then the agent was just activated: see [`Monitor::settling_until`].
     grace_until: Option<Instant>,
 }
@@ -145,6 +150,7 @@ impl Monitor {
                     "DescribeAgent works again after {} failed poll(s)",
                     self.failed_polls
                 ),
+                resolves: std::mem::take(&mut self.fired),
                 ..Event::new(EventKind::ApiRecovered)
             });
         }
@@ -158,6 +164,7 @@ impl Monitor {
                     events.push(Event {
                         since: Some(o.since),
                         outage: Some(outage),
+                        resolves: vec![EventKind::Offline],
                         ..Event::new(EventKind::Recovered)
                     });
                 }
@@ -229,6 +236,7 @@ impl Monitor {
             return Vec::new();
         }
         self.alerted = Some(kind);
+        self.fired.push(kind);
         vec![Event {
             detail: format!("{e} ({} failed poll(s) in a row)", self.failed_polls),
             ..Event::new(kind)

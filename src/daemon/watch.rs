@@ -98,12 +98,7 @@ impl Watch {
         let destinations = ctx.destinations.borrow().clone();
         if destinations != self.destinations {
             log::info!("alerts now go to {}", alerts::describe(&destinations));
-            self.alerter = Alerter::spawn(
-                &destinations,
-                &ctx.alert_client,
-                ctx.status.clone(),
-                Bounds::default(),
-            );
+            self.alerter.update(&destinations);
             self.destinations = destinations;
         }
         // The call promises its own bound (crate::support::liveness).

@@ -130,8 +130,23 @@ pub fn assert_json_shape(v: &Value) {
         "state",
     ];
     let mut keys: Vec<&str> = strings.to_vec();
-    keys.extend(["since", "outage_seconds"]);
+    keys.extend(["since", "outage_seconds", "resolves"]);
     only_keys(o, &keys, "$");
+    // What a recovery ends: firing alerts' names, only on a resolved alert.
+    let resolves = field(o, "$", "resolves")
+        .as_array()
+        .unwrap_or_else(|| panic!("$.resolves: an array"));
+    for r in resolves {
+        one_of(
+            r.as_str().unwrap_or_default(),
+            &["offline", "api_errors", "agent_missing"],
+            "$.resolves[]",
+        );
+    }
+    assert!(
+        resolves.is_empty() || string(o, "$", "state") == "resolved",
+        "$.resolves: only a resolved alert ends others"
+    );
     for key in strings {
         string(o, "$", key);
     }

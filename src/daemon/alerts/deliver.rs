@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::Alert;
 use super::client::{AlertClient, PostError, Retry};
@@ -45,17 +45,19 @@ impl Default for Bounds {
     }
 }
 
-/// The sending side of one destination's queue.
-#[derive(Debug, Clone)]
+/// The sending side of one destination's queue, and its settings.
+#[derive(Debug)]
 pub(crate) struct Queue {
     name: String,
-    events: Vec<&'static str>,
+    /// The destination's current settings: a reload that keeps its name updates them here, so
+    /// its queue and the order of its alerts survive (a resolve never overtakes its trigger).
+    config: watch::Sender<Resolved>,
     tx: mpsc::Sender<Alert>,
 }
 
 impl Queue {
-    /// Starts the worker of `dest` on the current runtime; it ends once every [`Queue`] of it
-    /// is dropped and what was queued is delivered or given up.
+    /// Starts the worker of `dest` on the current runtime; it ends once its [`Queue`] is
+    /// dropped and what was queued is delivered or given up.
     pub(crate) fn spawn(
         dest: Resolved,
         client: AlertClient,
@@ -63,33 +65,37 @@ impl Queue {
         bounds: Bounds,
     ) -> Queue {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        status.update(|s| {
-            s.deliveries
-                .entry(dest.name.clone())
-                .or_insert_with(Deliveries::default)
-                .format = dest.format.as_str();
-        });
-        let queue = Queue {
-            name: dest.name.clone(),
-            events: dest.events.clone(),
-            tx,
+        let name = dest.name.clone();
+        let (config, settings) = watch::channel(dest);
+        let worker = Worker {
+            settings,
+            client,
+            status,
+            bounds,
         };
-        tokio::spawn(
-            Worker {
-                dest,
-                client,
-                status,
-                bounds,
-            }
-            .run(rx),
-        );
-        queue
+        tokio::spawn(worker.run(rx));
+        Queue { name, config, tx }
+    }
+
+    /// The destination's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// New settings for the same destination (a rotated secret, other events), applied from
+    /// the next alert it delivers, the ones already queued included.
+    pub(crate) fn update(&self, dest: Resolved) {
+        self.config.send_if_modified(|d| {
+            let changed = *d != dest;
+            *d = dest;
+            changed
+        });
     }
 
     /// Queues `alert` if this destination wants its event; a full queue drops it (counted and
     /// logged) rather than wait.
     pub(crate) fn offer(&self, alert: &Alert, status: &Status) {
-        if !self.events.contains(&alert.event) {
+        if !self.config.borrow().wants(alert.event) {
             return;
         }
         match self.tx.try_send(alert.clone()) {
@@ -107,41 +113,45 @@ impl Queue {
     }
 }
 
+/// Makes the delivery counters list exactly `destinations`, each from 0 (Prometheus sees a
+/// counter start rather than appear); those of removed destinations go.
+pub(crate) fn register(status: &Status, destinations: &[Resolved]) {
+    status.update(|s| {
+        s.deliveries
+            .retain(|name, _| destinations.iter().any(|d| d.name == *name));
+        for d in destinations {
+            s.deliveries.entry(d.name.clone()).or_default().format = d.format.as_str();
+        }
+    });
+}
+
 /// Updates a destination's counters, unless a reload removed it meanwhile.
 fn count(status: &Status, name: &str, f: impl FnOnce(&mut Deliveries)) {
     status.update(|s| s.deliveries.get_mut(name).map(f));
 }
 
 struct Worker {
-    dest: Resolved,
+    settings: watch::Receiver<Resolved>,
     client: AlertClient,
     status: Arc<Status>,
     bounds: Bounds,
 }
 
 impl Worker {
-    async fn run(self, mut rx: mpsc::Receiver<Alert>) {
-        let name = &self.dest.name;
-        // The URL is a credential (Slack, Teams): logs name its scheme and host only.
-        let shown = redact_url(self.dest.url.expose());
-        let headers = self.headers();
+    async fn run(mut self, mut rx: mpsc::Receiver<Alert>) {
         while let Some(alert) = rx.recv().await {
-            let body = Bytes::from(payload::render(
-                self.dest.format,
-                &alert,
-                &Target {
-                    name,
-                    routing_key: self.dest.routing_key.as_ref().map(|k| k.expose()),
-                },
-            ));
-            let result = self.deliver(&shown, &headers, body).await;
-            count(&self.status, name, |d| {
+            let dest = self.settings.borrow_and_update().clone();
+            // The URL is a credential (Slack, Teams): logs name its scheme and host only.
+            let shown = redact_url(dest.url.expose());
+            let result = self.deliver_all(&dest, &shown, &alert).await;
+            count(&self.status, &dest.name, |d| {
                 d.queued = d.queued.saturating_sub(1);
                 match &result {
                     Ok(()) => d.delivered += 1,
                     Err(_) => d.failed += 1,
                 }
             });
+            let name = &dest.name;
             match result {
                 Ok(()) => log::debug!(
                     "alert destination {name} ({shown}): {} delivered",
@@ -159,59 +169,80 @@ impl Worker {
         }
     }
 
-    /// The configured headers; validated when the configuration was read, so none is lost.
-    fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
-        self.dest
-            .headers
-            .iter()
-            .filter_map(|(n, v)| {
-                let mut value = HeaderValue::from_str(v.expose()).ok()?;
-                // Kept out of HTTP/2 header compression tables and debug output.
-                value.set_sensitive(true);
-                Some((HeaderName::from_bytes(n.as_bytes()).ok()?, value))
-            })
-            .collect()
+    /// Every body the alert takes in the destination's format (a PagerDuty recovery resolves
+    /// each condition it ends with its own event); the first that fails is the result.
+    async fn deliver_all(
+        &self,
+        dest: &Resolved,
+        shown: &str,
+        alert: &Alert,
+    ) -> Result<(), PostError> {
+        let target = Target {
+            name: &dest.name,
+            routing_key: dest.routing_key.as_ref().map(|k| k.expose()),
+        };
+        let headers = headers(dest);
+        for body in payload::bodies(dest.format, alert, &target) {
+            self.deliver(dest, shown, &headers, Bytes::from(body))
+                .await?;
+        }
+        Ok(())
     }
 
-    /// Posts until accepted, refused for good, or `give_up_after` has passed (the `backoff`
-    /// crate: the one retry layer on this path).
+    /// Posts until accepted, refused for good, or `give_up_after` has passed: every wait is
+    /// cut to the time left, so one alert takes at most `give_up_after` plus one
+    /// `post_timeout`. The waits come from `backoff`'s jittered exponential policy (the one
+    /// retry layer on this path), or from the server's `Retry-After`, never shorter than
+    /// `retry_initial` (a `Retry-After: 0` must not become a busy loop).
     async fn deliver(
         &self,
+        dest: &Resolved,
         shown: &str,
         headers: &[(HeaderName, HeaderValue)],
         body: Bytes,
     ) -> Result<(), PostError> {
+        use backoff::backoff::Backoff;
         let b = self.bounds;
-        let policy = crate::support::retry::exponential(
-            b.retry_initial,
-            b.give_up_after,
-            Some(b.give_up_after),
-        );
-        let url = self.dest.url.expose();
-        let started = Instant::now();
-        let post = || async {
-            self.client
-                .post(url, headers, body.clone(), b.post_timeout)
+        let deadline = Instant::now() + b.give_up_after;
+        let mut policy = crate::support::retry::exponential(b.retry_initial, b.give_up_after, None);
+        loop {
+            let e = match self
+                .client
+                .post(dest.url.expose(), headers, body.clone(), b.post_timeout)
                 .await
-                .map_err(|e| match e.retry {
-                    Retry::Transient => backoff::Error::transient(e),
-                    Retry::Permanent => backoff::Error::permanent(e),
-                    // `backoff` honours a server's wait without its own deadline: keep ours.
-                    Retry::After(wait) if started.elapsed() + wait > b.give_up_after => {
-                        backoff::Error::permanent(e)
-                    }
-                    Retry::After(wait) => backoff::Error::retry_after(e, wait),
-                })
-        };
-        let name = &self.dest.name;
-        let notify = |e: PostError, wait: Duration| {
+            {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            let wait = match e.retry {
+                Retry::Permanent => return Err(e),
+                _ if left.is_zero() => return Err(e),
+                Retry::After(wait) => wait.max(b.retry_initial),
+                Retry::Transient => policy.next_backoff().unwrap_or(left),
+            }
+            .min(left);
             log::warn!(
-                "alert destination {name} ({shown}): {}; retry in {wait:?}",
+                "alert destination {} ({shown}): {}; retry in {wait:?}",
+                dest.name,
                 e.text
-            )
-        };
-        backoff::future::retry_notify(policy, post, notify).await
+            );
+            tokio::time::sleep(wait).await;
+        }
     }
+}
+
+/// The configured headers; validated when the configuration was read, so none is lost.
+fn headers(dest: &Resolved) -> Vec<(HeaderName, HeaderValue)> {
+    dest.headers
+        .iter()
+        .filter_map(|(n, v)| {
+            let mut value = HeaderValue::from_str(v.expose()).ok()?;
+            // Kept out of HTTP/2 header compression tables and debug output.
+            value.set_sensitive(true);
+            Some((HeaderName::from_bytes(n.as_bytes()).ok()?, value))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -24,8 +24,8 @@ mod deliver;
 mod payload;
 
 pub(crate) use client::{AlertClient, ProxyEnv};
-pub(crate) use deliver::Bounds;
 use deliver::Queue;
+pub(crate) use deliver::{Bounds, register};
 
 /// journald MESSAGE_ID of each event kind (fixed forever: operators filter on them).
 pub(crate) fn message_id(kind: EventKind) -> &'static str {
@@ -64,6 +64,8 @@ pub(crate) struct Alert {
     pub severity: &'static str,
     /// `firing` while the condition holds, `resolved` when it ended.
     pub state: &'static str,
+    /// For a recovery, the alerts it resolves (`offline`; `api_errors`, `agent_missing`).
+    pub resolves: Vec<&'static str>,
 }
 
 /// Who the alerts are about.
@@ -123,6 +125,7 @@ pub(crate) fn alert(e: &Event, who: &Subject, status: &str) -> Alert {
         at: rfc3339(SystemTime::now()),
         severity: severity(e.kind),
         state: state(e.kind),
+        resolves: e.resolves.iter().map(|k| k.as_str()).collect(),
     }
 }
 
@@ -143,31 +146,54 @@ pub(crate) fn state(kind: EventKind) -> &'static str {
     }
 }
 
-/// Sends alerts to journald and every destination; cheap to clone.
-#[derive(Debug, Clone)]
+/// Sends alerts to journald and to every destination, one worker each.
 pub(crate) struct Alerter {
     queues: Vec<Queue>,
+    client: AlertClient,
     status: Arc<Status>,
+    bounds: Bounds,
 }
 
 impl Alerter {
-    /// An alerter with one delivery worker per destination, on the current runtime. The
-    /// counters of destinations no longer configured are dropped.
+    /// An alerter with one delivery worker per destination, on the current runtime.
     pub(crate) fn spawn(
         destinations: &[Resolved],
         client: &AlertClient,
         status: Arc<Status>,
         bounds: Bounds,
     ) -> Self {
-        status.update(|s| {
-            s.deliveries
-                .retain(|name, _| destinations.iter().any(|d| d.name == *name))
-        });
-        let queues = destinations
-            .iter()
-            .map(|d| Queue::spawn(d.clone(), client.clone(), status.clone(), bounds))
-            .collect();
-        Self { queues, status }
+        let mut alerter = Alerter {
+            queues: Vec::new(),
+            client: client.clone(),
+            status,
+            bounds,
+        };
+        alerter.update(destinations);
+        alerter
+    }
+
+    /// Follows a reload: a destination that keeps its name keeps its worker and queue (with
+    /// the new settings), a new one gets a worker, a removed one's worker delivers what it
+    /// holds and ends.
+    pub(crate) fn update(&mut self, destinations: &[Resolved]) {
+        register(&self.status, destinations);
+        let mut old = std::mem::take(&mut self.queues);
+        for d in destinations {
+            let queue = match old.iter().position(|q| q.name() == d.name) {
+                Some(i) => {
+                    let q = old.swap_remove(i);
+                    q.update(d.clone());
+                    q
+                }
+                None => Queue::spawn(
+                    d.clone(),
+                    self.client.clone(),
+                    self.status.clone(),
+                    self.bounds,
+                ),
+            };
+            self.queues.push(queue);
+        }
     }
 
     /// Raises one alert: journald now, the destinations in the background.

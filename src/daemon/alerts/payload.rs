@@ -50,11 +50,43 @@ pub(crate) fn render(format: Format, alert: &Alert, target: &Target<'_>) -> Vec<
     let body = match format {
         Format::Json => serde_json::to_vec(alert),
         Format::Slack => serde_json::to_vec(&slack::message(alert)),
-        Format::Pagerduty => serde_json::to_vec(&pagerduty::event(alert, target)),
+        Format::Pagerduty => {
+            serde_json::to_vec(&pagerduty::event(alert, conditions(alert)[0], target))
+        }
         Format::Teams => serde_json::to_vec(&teams::message(alert)),
         Format::Alertmanager => serde_json::to_vec(&alertmanager::message(alert, target)),
     };
     body.unwrap_or_default()
+}
+
+/// Every body to POST for `alert`, in order: one, except that PagerDuty takes one `resolve`
+/// per condition a recovery ends (one event has one `dedup_key`).
+pub(crate) fn bodies(format: Format, alert: &Alert, target: &Target<'_>) -> Vec<Vec<u8>> {
+    match format {
+        Format::Pagerduty => conditions(alert)
+            .into_iter()
+            .map(|c| serde_json::to_vec(&pagerduty::event(alert, c, target)).unwrap_or_default())
+            .collect(),
+        _ => vec![render(format, alert, target)],
+    }
+}
+
+/// The conditions an alert is about: the one it fires, or each one a recovery ends (an
+/// `api_recovered` may end both `api_errors` and `agent_missing`). Never empty.
+pub(crate) fn conditions(alert: &Alert) -> Vec<Condition> {
+    let mut out: Vec<Condition> = Vec::new();
+    if resolves(alert) {
+        for e in &alert.resolves {
+            let c = Condition::of(e);
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(Condition::of(alert.event));
+    }
+    out
 }
 
 /// The condition an event is about: a recovery resolves the condition its trigger fired, so

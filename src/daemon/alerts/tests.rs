@@ -6,6 +6,7 @@ fn event(kind: EventKind, detail: &str) -> Event {
         since: None,
         outage: None,
         detail: detail.into(),
+        resolves: Vec::new(),
     }
 }
 

@@ -200,3 +200,42 @@ fn unknown_status_changes_nothing() {
         vec![vec![], vec![], vec![Offline]]
     );
 }
+
+#[test]
+fn a_recovery_names_every_alert_it_ends() {
+    let (t0, w0) = (Instant::now(), SystemTime::UNIX_EPOCH);
+    let mut m = Monitor::default();
+    let err = AwsError::Unreachable {
+        op: "datasync:DescribeAgent",
+        cause: "timeout",
+        chain: "boom".into(),
+    };
+    let missing = AwsError::NotFound {
+        op: "DescribeAgent",
+        message: "gone".into(),
+    };
+    let mut all = Vec::new();
+    for (i, r) in [
+        Err(&err),
+        Err(&err),
+        Err(&err),
+        Err(&missing),
+        Err(&missing),
+        Ok(&info("ONLINE")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = Duration::from_secs(60 * i as u64);
+        all.extend(m.observe(r, T, t0 + at, w0 + at));
+    }
+    let kinds: Vec<_> = all.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [ApiErrors, AgentMissing, ApiRecovered]);
+    assert_eq!(
+        all[2].resolves,
+        [ApiErrors, AgentMissing],
+        "both incidents close"
+    );
+    let outage = drive(&["OFFLINE", "OFFLINE", "ONLINE"]);
+    assert_eq!(outage[2], [Recovered]);
+}

@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use super::*;
 use crate::config::alerts::{EVENTS, Format};
 use crate::config::secret::Secret;
-use crate::daemon::alerts::ProxyEnv;
+use crate::daemon::alerts::{Alerter, ProxyEnv};
 
 /// Long enough that a test waiting on it has certainly failed.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -18,6 +18,8 @@ const PATIENCE: Duration = Duration::from_secs(60);
 #[derive(Clone, Copy)]
 enum Answer {
     Status(u16),
+    /// A status with `Retry-After: <seconds>`.
+    RetryAfter(u16, u32),
     /// Reads the request, never answers.
     Hang,
 }
@@ -76,6 +78,11 @@ impl Receiver {
                                 .write_all(format!("HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes())
                                 .await;
                         }
+                        Answer::RetryAfter(code, secs) => {
+                            let _ = s
+                                .write_all(format!("HTTP/1.1 {code} X\r\nRetry-After: {secs}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes())
+                                .await;
+                        }
                         Answer::Hang => std::future::pending::<()>().await,
                     }
                 });
@@ -128,6 +135,7 @@ fn alert(event: &'static str) -> Alert {
         at: "2026-12-02T00:00:00Z".into(),
         severity: "critical",
         state: "firing",
+        resolves: Vec::new(),
     }
 }
 
@@ -156,6 +164,7 @@ async fn a_hung_destination_delays_neither_another_nor_the_caller() {
     };
     let client = AlertClient::new(&ProxyEnv::default());
     let dests = [dest("hung", &hung.url), dest("good", &good.url)];
+    register(&status, &dests);
     let queues: Vec<_> = dests
         .iter()
         .map(|d| Queue::spawn(d.clone(), client.clone(), status.clone(), bounds))
@@ -186,7 +195,6 @@ async fn a_hung_destination_delays_neither_another_nor_the_caller() {
         status.snapshot().webhook_failures_total,
         99 - QUEUE_CAPACITY as u64
     );
-    let g = deliveries(&status, "good");
     tokio::time::timeout(PATIENCE, async {
         while deliveries(&status, "good").delivered < 100 {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -194,7 +202,8 @@ async fn a_hung_destination_delays_neither_another_nor_the_caller() {
     })
     .await
     .expect("the good destination's counters catch up");
-    assert_eq!((g.dropped, g.failed), (0, 0));
+    let g = deliveries(&status, "good");
+    assert_eq!((g.dropped, g.failed, g.queued), (0, 0, 0));
 }
 
 #[tokio::test]
@@ -203,6 +212,10 @@ async fn failures_are_retried_refusals_are_not() {
     let refusing = Receiver::start(|_| Answer::Status(400)).await;
     let status = Arc::new(Status::new("us-east-1"));
     let client = AlertClient::new(&ProxyEnv::default());
+    register(
+        &status,
+        &[dest("flaky", &flaky.url), dest("refusing", &refusing.url)],
+    );
     let f = Queue::spawn(
         dest("flaky", &flaky.url),
         client.clone(),
@@ -269,5 +282,70 @@ async fn a_destination_gets_only_the_events_it_asked_for() {
     assert!(
         events[0].contains("\"offline\"") && events[1].contains("\"recovered\""),
         "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn retry_after_zero_is_not_a_busy_loop() {
+    let busy = Receiver::start(|_| Answer::RetryAfter(429, 0)).await;
+    let status = Arc::new(Status::new("us-east-1"));
+    let d = dest("busy", &busy.url);
+    register(&status, std::slice::from_ref(&d));
+    let bounds = Bounds {
+        post_timeout: Duration::from_secs(5),
+        give_up_after: Duration::from_secs(2),
+        retry_initial: Duration::from_millis(200),
+    };
+    let q = Queue::spawn(
+        d,
+        AlertClient::new(&ProxyEnv::default()),
+        status.clone(),
+        bounds,
+    );
+    q.offer(&alert("offline"), &status);
+    tokio::time::timeout(PATIENCE, async {
+        while deliveries(&status, "busy").failed < 1 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("gives up within its bound");
+    // 2 s in waits of at least 200 ms: about ten tries, and one more at the deadline.
+    let tries = busy.count();
+    assert!((2..=12).contains(&tries), "{tries} tries");
+}
+
+#[tokio::test]
+async fn a_reload_keeps_each_destinations_order() {
+    // The first POST hangs until its timeout; the retry and everything after it is accepted.
+    let old = Receiver::start(|i| {
+        if i == 0 {
+            Answer::Hang
+        } else {
+            Answer::Status(202)
+        }
+    })
+    .await;
+    let new = Receiver::start(|_| Answer::Status(202)).await;
+    let status = Arc::new(Status::new("us-east-1"));
+    let bounds = Bounds {
+        post_timeout: Duration::from_secs(1),
+        ..fast()
+    };
+    let client = AlertClient::new(&ProxyEnv::default());
+    let mut alerter = Alerter::spawn(&[dest("pager", &old.url)], &client, status.clone(), bounds);
+    alerter.emit(alert("offline"));
+    old.wait_for(1).await;
+    // A rotated URL under the same name, while the trigger is still in flight.
+    alerter.update(&[dest("pager", &new.url)]);
+    alerter.emit(Alert {
+        state: "resolved",
+        ..alert("recovered")
+    });
+    new.wait_for(1).await;
+    assert_eq!(
+        old.count(),
+        2,
+        "the resolve waited for the trigger (retried at the URL it started with)"
     );
 }

@@ -37,7 +37,7 @@ pub(crate) type Labels = BTreeMap<&'static str, String>;
 pub(super) struct Message {
     receiver: String,
     status: &'static str,
-    alerts: [AmAlert; 1],
+    alerts: Vec<AmAlert>,
     group_labels: Labels,
     common_labels: Labels,
     common_annotations: Labels,
@@ -89,8 +89,7 @@ pub(crate) fn fingerprint(labels: &BTreeMap<&str, String>) -> u64 {
 
 /// The alert's identity: the same for every event of one condition on one agent, firing or
 /// resolved, so a recovery resolves the alert its trigger raised.
-pub(crate) fn labels(a: &Alert) -> Labels {
-    let condition = Condition::of(a.event);
+pub(crate) fn labels(a: &Alert, condition: Condition) -> Labels {
     BTreeMap::from([
         ("alertname", alertname(condition).to_string()),
         ("severity", condition.severity().to_string()),
@@ -167,40 +166,56 @@ fn quote_meta(name: &str) -> String {
 }
 
 pub(super) fn message(a: &Alert, target: &Target<'_>) -> Message {
-    let labels = labels(a);
     let annotations = annotations(a);
     let resolved = resolves(a);
     let status = if resolved { "resolved" } else { "firing" };
-    // An outage started when the agent went OFFLINE, not when the daemon said so again.
-    let starts_at = match (&a.since, Condition::of(a.event)) {
-        (Some(since), Condition::Offline) => since.clone(),
-        _ => a.at.clone(),
-    };
     let ends_at = if resolved {
         a.at.clone()
     } else {
         ZERO_TIME.into()
     };
+    // One alert per condition: a recovery may end two (api_errors and agent_missing).
+    let alerts: Vec<AmAlert> = super::conditions(a)
+        .into_iter()
+        .map(|condition| {
+            let labels = labels(a, condition);
+            AmAlert {
+                status,
+                fingerprint: format!("{:016x}", fingerprint(&labels)),
+                labels,
+                annotations: annotations.clone(),
+                // An outage started when the agent went OFFLINE, not when the daemon said so again.
+                starts_at: match (&a.since, condition) {
+                    (Some(since), Condition::Offline) => since.clone(),
+                    _ => a.at.clone(),
+                },
+                ends_at: ends_at.clone(),
+                generator_url: "",
+            }
+        })
+        .collect();
+    // What every alert of the notification shares, as Alertmanager computes it.
+    let common_labels: Labels = alerts[0]
+        .labels
+        .iter()
+        .filter(|(k, v)| alerts.iter().all(|x| x.labels.get(*k) == Some(*v)))
+        .map(|(k, v)| (*k, v.clone()))
+        .collect();
     let group_labels: Labels = GROUP_BY
         .into_iter()
-        .filter_map(|name| labels.get_key_value(name).map(|(k, v)| (*k, v.clone())))
+        .filter_map(|name| {
+            common_labels
+                .get_key_value(name)
+                .map(|(k, v)| (*k, v.clone()))
+        })
         .collect();
     Message {
         receiver: quote_meta(target.name),
         status,
-        alerts: [AmAlert {
-            status,
-            fingerprint: format!("{:016x}", fingerprint(&labels)),
-            labels: labels.clone(),
-            annotations: annotations.clone(),
-            starts_at,
-            ends_at,
-            generator_url: "",
-        }],
+        alerts,
         group_key: group_key(&group_labels),
         group_labels,
-        // One alert per notification: everything it has is common.
-        common_labels: labels,
+        common_labels,
         common_annotations: annotations,
         external_url: "",
         version: VERSION,

@@ -99,8 +99,8 @@ fn bounded(text: &str) -> String {
     truncate(text, DETAIL_MAX).into_owned()
 }
 
-pub(super) fn event<'a>(a: &'a Alert, target: &Target<'a>) -> Event<'a> {
-    let condition = Condition::of(a.event);
+/// The event for `condition` (the alert's own, or one of those its recovery ends).
+pub(super) fn event<'a>(a: &'a Alert, condition: Condition, target: &Target<'a>) -> Event<'a> {
     // `source` is required and must name the affected system; an unnamed host is still ours.
     let source = if a.host.is_empty() { CLIENT } else { &a.host };
     // `summary` is required too: our title stands in for a missing message.

@@ -54,6 +54,11 @@ fn alert(event: &'static str) -> Alert {
         at: AT.into(),
         severity,
         state,
+        resolves: match event {
+            "recovered" => vec!["offline"],
+            "api_recovered" => vec!["api_errors"],
+            _ => Vec::new(),
+        },
     }
 }
 
@@ -437,4 +442,50 @@ fn fit_never_splits_an_escape() {
     assert_eq!(truncate("abcd", 3), "ab\u{2026}");
     // An emoji is two UTF-16 units: never more than the limit, counted either way.
     assert_eq!(truncate("\u{1F534}\u{1F534}", 3), "\u{1F534}\u{2026}");
+}
+
+#[test]
+fn a_recovery_from_both_failures_resolves_both() {
+    let a = Alert {
+        resolves: vec!["api_errors", "agent_missing"],
+        ..alert("api_recovered")
+    };
+    let pd: Vec<Value> = bodies(Format::Pagerduty, &a, &target())
+        .iter()
+        .map(|b| serde_json::from_slice(b).unwrap())
+        .collect();
+    assert_eq!(pd.len(), 2, "one resolve per dedup_key");
+    for (p, c) in pd.iter().zip([Condition::ApiErrors, Condition::Missing]) {
+        assert_pagerduty_shape(p);
+        assert_eq!(p["event_action"], "resolve");
+        assert_eq!(p["dedup_key"], pagerduty::dedup_key(c, ARN).as_str());
+    }
+    let am = body(Format::Alertmanager, &a);
+    assert_alertmanager_shape(&am);
+    let names: Vec<_> = am["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["labels"]["alertname"].as_str().unwrap(),
+                x["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("DataSyncWardenAwsErrors", "resolved"),
+            ("DataSyncAgentMissing", "resolved")
+        ]
+    );
+    let missing = body(Format::Alertmanager, &alert("agent_missing"));
+    assert_eq!(
+        missing["alerts"][0]["fingerprint"], am["alerts"][1]["fingerprint"],
+        "the resolve names the alert agent_missing fired"
+    );
+    for f in [Format::Json, Format::Slack, Format::Teams] {
+        assert_eq!(bodies(f, &a, &target()).len(), 1);
+    }
 }
