@@ -263,3 +263,49 @@ async fn a_hung_destination_holds_up_neither_the_others_nor_the_monitor() {
     assert_eq!(d.status().await["agent_status"], "ONLINE");
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_during_an_outage_neither_pages_again_nor_forgets_the_recovery() {
+    let rx = receiver("json").await;
+    let h = Harness::with_fragment(&format!(
+        "{MONITOR}[[alerts.destinations]]\nformat = \"json\"\nurl = \"{}\"\n",
+        rx.url
+    ))
+    .await;
+    let d = Running::start(&h, false).await;
+    d.wait_phase_text("monitoring agent-").await;
+    let arn = h.sim.agents()[0].arn.clone();
+    h.sim.set_agent_status(&arn, AgentStatus::Offline);
+    eventually(LIMIT, "the offline alert", async || rx.count() == 1).await;
+    d.stop().await;
+    let since = rx.bodies()[0]["since"].clone();
+
+    // Restarted while still OFFLINE: no second page, the outage goes on.
+    let d = Running::start(&h, false).await;
+    eventually(LIMIT, "monitoring an OFFLINE agent again", async || {
+        d.status().await["offline"] == true
+    })
+    .await;
+    let (_, _, stderr) = d.stop().await;
+    assert!(
+        stderr
+            .contains("still firing from before the restart, resolved when it ends: OFFLINE since"),
+        "{stderr}"
+    );
+    assert_eq!(rx.count(), 1, "no second offline page: {:?}", rx.bodies());
+
+    // Back ONLINE while no daemon runs: the next one still sends the recovery.
+    h.sim.set_agent_status(&arn, AgentStatus::Online);
+    let d = Running::start(&h, false).await;
+    eventually(LIMIT, "the recovery", async || rx.count() == 2).await;
+    let recovered = &rx.bodies()[1];
+    assert_eq!(recovered["event"], "recovered");
+    assert_eq!(
+        recovered["since"], since,
+        "the outage began before the restarts"
+    );
+    assert_eq!(recovered["resolves"], serde_json::json!(["offline"]));
+    d.stop().await;
+    let left = std::fs::read_to_string(h.state_dir().join("alerts.json")).unwrap();
+    assert!(left.contains("\"offline_since\": null"), "{left}");
+}

@@ -9,6 +9,7 @@
 //! snapshot and never calls AWS.
 
 pub(crate) mod alerts;
+mod firing;
 pub mod health;
 mod lifecycle;
 pub(crate) mod metrics;

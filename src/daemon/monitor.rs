@@ -80,6 +80,15 @@ impl Event {
     }
 }
 
+/// The alerts firing at one moment, to carry across a restart (`daemon::firing`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Firing {
+    /// Declared OFFLINE since.
+    pub offline_since: Option<SystemTime>,
+    /// The failures alerted in the current run of failed polls, in the order they fired.
+    pub failing: Vec<EventKind>,
+}
+
 /// Thresholds, from `[monitor]`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Thresholds {
@@ -122,6 +131,27 @@ impl Monitor {
     /// alerted at the first poll after it, with its real start.
     pub(crate) fn settling_until(mut self, until: Instant) -> Self {
         self.grace_until = Some(until);
+        self
+    }
+
+    /// What fires now (an outage, alerted failures).
+    pub(crate) fn firing(&self) -> Firing {
+        Firing {
+            offline_since: self.offline_since(),
+            failing: self.fired.clone(),
+        }
+    }
+
+    /// Picks up what a previous process left firing: the next ONLINE answer (or working
+    /// DescribeAgent) resolves it, a continuing outage is not paged again as new, and its
+    /// re-alerts count from `now`.
+    pub(crate) fn resuming(mut self, f: Firing, now: Instant) -> Self {
+        self.outage = f.offline_since.map(|since| Outage {
+            since,
+            last_alert: now,
+        });
+        self.alerted = f.failing.last().copied();
+        self.fired = f.failing;
         self
     }
 

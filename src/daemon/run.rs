@@ -98,6 +98,7 @@ impl Environment {
 pub async fn run(config_path: PathBuf, settings: Settings, env: Environment) -> Result<()> {
     let destinations = destinations(&settings, &env)?;
     let status = Arc::new(Status::new(settings.endpoint.region.as_str()));
+    alerts::register(&status, &destinations);
     let notifier = Notifier::from_env();
     let listener = bind(settings.health.listen).await?;
     let cancel = CancellationToken::new();
@@ -218,6 +219,7 @@ fn reload(loaded: Result<(Settings, Vec<Resolved>), ConfigError>, to: &Reloads, 
                 log::warn!("configuration reloaded; {}", caveats.join("; "));
             }
             to.settings.send_replace(new);
+            alerts::register(status, &destinations);
             to.destinations.send_if_modified(|d| {
                 let changed = **d != destinations;
                 if changed {

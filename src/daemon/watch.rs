@@ -14,7 +14,8 @@ use crate::aws::datasync::{AgentInfo, AwsError, ControlPlane};
 use crate::config::Settings;
 use crate::config::alerts::Resolved;
 use crate::daemon::alerts::{self, Alerter, Bounds, Subject};
-use crate::daemon::monitor::{Monitor, Thresholds};
+use crate::daemon::firing::{self, FIRING_IO_BOUND};
+use crate::daemon::monitor::{Firing, Monitor, Thresholds};
 use crate::daemon::status::{Phase, epoch_seconds};
 use crate::ids::AgentArn;
 
@@ -35,7 +36,12 @@ fn grace_left(grace: Duration, at: Option<SystemTime>) -> Duration {
 
 pub(super) async fn monitor(ctx: &Ctx, known: Known) -> Result<()> {
     let settings = ctx.settings();
-    let mut watch = Watch::new(ctx, &settings, known);
+    let dir = settings.state.dir.clone();
+    let arn = known.arn.to_string();
+    let left_firing = on_blocking(move || firing::load(&dir, &arn))
+        .await
+        .unwrap_or_default();
+    let mut watch = Watch::new(ctx, &settings, known, left_firing);
     let mut settings_rx = ctx.settings.clone();
     loop {
         let settings = ctx.settings();
@@ -50,6 +56,13 @@ pub(super) async fn monitor(ctx: &Ctx, known: Known) -> Result<()> {
     }
 }
 
+/// `f` on the blocking pool, within [`FIRING_IO_BOUND`]; None if it did not finish.
+async fn on_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    crate::support::liveness::step(FIRING_IO_BOUND, tokio::task::spawn_blocking(f))
+        .await
+        .and_then(Result::ok)
+}
+
 /// What the monitoring loop keeps between polls.
 struct Watch {
     arn: AgentArn,
@@ -60,23 +73,34 @@ struct Watch {
     /// them (or the content of their secret files).
     destinations: Arc<Vec<Resolved>>,
     alerter: Alerter,
+    /// What `<state.dir>/alerts.json` says fires (written when the monitor's view changes).
+    recorded: Firing,
 }
 
 impl Watch {
-    fn new(ctx: &Ctx, settings: &Settings, known: Known) -> Watch {
+    fn new(ctx: &Ctx, settings: &Settings, known: Known, left: Firing) -> Watch {
         let Known { arn, activated_at } = known;
-        let left = grace_left(settings.monitor.activation_grace, activated_at);
-        if !left.is_zero() {
+        let grace = grace_left(settings.monitor.activation_grace, activated_at);
+        if !grace.is_zero() {
             log::info!(
                 "{arn} was activated moments ago: \"does not exist\" and OFFLINE are expected for {} more",
-                secs(left)
+                secs(grace)
+            );
+        }
+        if left != Firing::default() {
+            log::info!(
+                "still firing from before the restart, resolved when it ends: {}",
+                firing::describe(&left)
             );
         }
         ctx.status.update(|s| s.agent_arn = Some(arn.to_string()));
         let destinations = ctx.destinations.borrow().clone();
         Watch {
             api: monitoring_api(ctx, settings, &arn),
-            machine: Monitor::default().settling_until(Instant::now() + left),
+            machine: Monitor::default()
+                .settling_until(Instant::now() + grace)
+                .resuming(left.clone(), Instant::now()),
+            recorded: left,
             who: Subject {
                 agent_arn: arn.to_string(),
                 agent_name: settings.agent.name.to_string(),
@@ -136,10 +160,34 @@ impl Watch {
         for e in &events {
             self.alerter.emit(alerts::alert(e, &self.who, &observed));
         }
+        self.record_firing(settings).await;
         ctx.phase(
             Phase::Monitoring,
             monitoring_text(&self.arn, &snap, &result, settling),
         );
+    }
+}
+
+impl Watch {
+    /// Keeps `alerts.json` in step with what fires, after the alerts are queued (a crash in
+    /// between pages once more rather than resolve what was never paged).
+    async fn record_firing(&mut self, settings: &Settings) {
+        let now = self.machine.firing();
+        if now == self.recorded {
+            return;
+        }
+        let (dir, arn, f) = (
+            settings.state.dir.clone(),
+            self.arn.to_string(),
+            now.clone(),
+        );
+        match on_blocking(move || firing::save(&dir, &arn, &f)).await {
+            Some(Ok(())) => self.recorded = now,
+            Some(Err(e)) => log::warn!("{e}: a restart may not resolve what fires now"),
+            None => log::warn!(
+                "writing the firing alerts took over {FIRING_IO_BOUND:?}: a restart may not resolve what fires now"
+            ),
+        }
     }
 }
 

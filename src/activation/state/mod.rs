@@ -24,6 +24,8 @@ pub(crate) const MAX_STATE_BYTES: u64 = 64 * 1024;
 pub(crate) const LOCK_FILE: &str = ".lock";
 /// Prefix of the temporary files a write renames into place; one left over is a killed write.
 const TEMP_PREFIX: &str = ".state.json.";
+/// The state file's name in the state directory (the interface contract).
+const STATE_FILE: &str = "state.json";
 
 /// What the daemon knows about its agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -195,7 +197,7 @@ impl StateStore {
 
     /// `<dir>/state.json`.
     pub(crate) fn path(&self) -> PathBuf {
-        self.dir.join("state.json")
+        self.dir.join(STATE_FILE)
     }
 
     /// Reads the state file.
@@ -250,21 +252,15 @@ impl StateStore {
         let mut json = serde_json::to_vec_pretty(&file).expect("state serializes");
         json.push(b'\n');
         self.ensure_dir()?;
-        let path = self.path();
-        let io = |op, source| StateError::Io {
+        replace_file(&self.dir, STATE_FILE, &json).map_err(|(op, source)| StateError::Io {
             op,
-            path: path.clone(),
+            path: if op == "fsync directory" {
+                self.dir.clone()
+            } else {
+                self.path()
+            },
             source,
-        };
-        // NamedTempFile is created 0600 in the same directory, so the rename is atomic.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(&self.dir)
-            .map_err(|e| io("create a temporary file beside", e))?;
-        tmp.write_all(&json).map_err(|e| io("write", e))?;
-        tmp.as_file().sync_all().map_err(|e| io("fsync", e))?;
-        tmp.persist(&path).map_err(|e| io("rename into", e.error))?;
-        fsync_dir(&self.dir)
+        })
     }
 
     fn ensure_dir(&self) -> Result<(), StateError> {
@@ -294,15 +290,27 @@ impl StateStore {
     }
 }
 
-/// Makes a rename durable: the directory entry itself must reach the disk.
-fn fsync_dir(dir: &Path) -> Result<(), StateError> {
+/// Atomically replaces `dir/name` with `bytes`, so that a crash leaves the old file or the new
+/// one: a temporary file created 0600 in `dir` (a rename within one directory is atomic), fsync,
+/// rename, fsync of `dir` (the directory entry itself must reach the disk). The error names the
+/// step that failed.
+pub(crate) fn replace_file(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), (&'static str, std::io::Error)> {
+    // `.state.json.…` for the state file: TEMP_PREFIX, which the lock holder cleans up.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .tempfile_in(dir)
+        .map_err(|e| ("create a temporary file beside", e))?;
+    tmp.write_all(bytes).map_err(|e| ("write", e))?;
+    tmp.as_file().sync_all().map_err(|e| ("fsync", e))?;
+    tmp.persist(dir.join(name))
+        .map_err(|e| ("rename into", e.error))?;
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|source| StateError::Io {
-            op: "fsync directory",
-            path: dir.to_path_buf(),
-            source,
-        })
+        .map_err(|e| ("fsync directory", e))
 }
 
 mod lock;

@@ -239,3 +239,35 @@ fn a_recovery_names_every_alert_it_ends() {
     let outage = drive(&["OFFLINE", "OFFLINE", "ONLINE"]);
     assert_eq!(outage[2], [Recovered]);
 }
+
+#[test]
+fn what_a_previous_process_left_firing_is_resolved_not_paged_again() {
+    let (t0, w0) = (
+        Instant::now(),
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000),
+    );
+    let since = w0 - Duration::from_secs(600);
+    let firing = Firing {
+        offline_since: Some(since),
+        failing: vec![ApiErrors],
+    };
+    let mut m = Monitor::default().resuming(firing.clone(), t0);
+    assert_eq!(m.firing(), firing);
+    // DescribeAgent works again, the agent is still OFFLINE: the API alert resolves, the
+    // outage is not paged again as new.
+    let first = m.observe(Ok(&info("OFFLINE")), T, t0, w0);
+    let kinds: Vec<_> = first.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [ApiRecovered]);
+    assert_eq!(first[0].resolves, [ApiErrors]);
+    let at = Duration::from_secs(60);
+    let back = m.observe(Ok(&info("ONLINE")), T, t0 + at, w0 + at);
+    let kinds: Vec<_> = back.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [Recovered]);
+    assert_eq!(
+        back[0].since,
+        Some(since),
+        "the outage began before the restart"
+    );
+    assert_eq!(back[0].outage, Some(Duration::from_secs(660)));
+    assert_eq!(m.firing(), Firing::default());
+}
