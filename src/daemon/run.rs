@@ -150,6 +150,7 @@ pub async fn run(config_path: PathBuf, settings: Settings, env: Environment) -> 
     // Dropping `work` below cancels any in-flight call; state writes are atomic renames done
     // on blocking threads that finish on their own, so the state file stays consistent.
     notifier.stopping();
+    undelivered(&status);
     ctx.phase(Phase::Stopping, "stopping".into());
     cancel.cancel();
     let _ = tokio::time::timeout(DRAIN, server).await;
@@ -173,6 +174,19 @@ async fn bind(listen: std::net::SocketAddr) -> Result<TcpListener> {
     })?;
     log::info!("health endpoint on http://{}", listener.local_addr()?);
     Ok(listener)
+}
+
+/// Stopping drops the alerts still queued or in flight (a stop must take a second, not a
+/// destination's 30 s): say so, per destination.
+fn undelivered(status: &Status) {
+    for (name, d) in status.snapshot().deliveries {
+        if d.queued > 0 {
+            log::warn!(
+                "stopping: {} alert(s) for destination {name} not delivered",
+                d.queued
+            );
+        }
+    }
 }
 
 fn watchdog(notifier: &Notifier, status: &Status) {

@@ -102,7 +102,8 @@ credentials where no instance role exists, or proxies.
 .I /etc/datasync-warden/credentials/
 A conventional root-only place for alert secrets (webhook URLs, PagerDuty routing keys, header
 values), handed to the service with \fBLoadCredential=\fR\fIname\fR:\fIpath\fR in a drop-in and named
-by a bare \fIname\fR in a \fB*_file\fR key. Read at start and on every reload; never logged.
+by a bare \fIname\fR in a \fB*_file\fR key. Read at start and on every reload (systemd copies
+them at start: restart after rotating one); never logged.
 .TP
 .I /var/lib/datasync-warden/state.json
 Activation state (mode 0600): agent ARN, name, endpoint, Region, time, token and the machine id.
@@ -130,8 +131,9 @@ Set by systemd for \fBLoadCredential=\fR: where a bare name in \fBurl_file\fR,
 \fBrouting_key_file\fR or \fBheader_files\fR is read from.
 .TP
 .BR HTTPS_PROXY ", " HTTP_PROXY ", " ALL_PROXY ", " NO_PROXY
-Proxies for alert deliveries and AWS calls (either case). The activation-key request and the port
-probes never use a proxy. Put \fI169.254.169.254\fR (instance metadata) in \fBNO_PROXY\fR.
+Proxies for alert deliveries and AWS calls; set each in one case only (the alert client prefers
+lowercase, the AWS SDK uppercase). The activation-key request and the port probes never use a
+proxy. Put \fI169.254.169.254\fR (instance metadata) in \fBNO_PROXY\fR.
 .SH "SEE ALSO"
 .BR systemctl (1),
 .BR journalctl (1),

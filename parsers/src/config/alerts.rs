@@ -276,11 +276,16 @@ fn name(v: &str) -> Result<(), String> {
     }
 }
 
+/// The format, or `<format>-2`, `-3`… when taken: the first free one.
 fn default_name(format: Format, before: &[Destination]) -> String {
-    match before.iter().filter(|d| d.format == format).count() {
-        0 => format.as_str().to_string(),
-        n => format!("{format}-{}", n + 1),
-    }
+    let taken = |n: &str| before.iter().any(|d| d.name == n);
+    (1..)
+        .map(|i| match i {
+            1 => format.as_str().to_string(),
+            i => format!("{format}-{i}"),
+        })
+        .find(|n| !taken(n))
+        .unwrap_or_default()
 }
 
 /// An inline secret, checked now.

@@ -337,6 +337,12 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
+/// serde's `string "…"` (the value it refused) as `a string`.
+fn unquote_strings(message: &str) -> String {
+    let re = regex_lite::Regex::new(r#"string "(?:[^"\\]|\\.)*""#).expect("valid pattern");
+    re.replace_all(message, "a string").into_owned()
+}
+
 /// Parses one fragment; errors carry the file, line and column.
 pub fn parse(path: &Path, text: &str) -> Result<Fragment, ConfigError> {
     toml::from_str(text).map_err(|e| {
@@ -347,6 +353,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Fragment, ConfigError> {
             .trim()
             .replace("expected i64", "expected an integer");
         if let Some(key) = e.span().and_then(|_| key_at(text, start)) {
+            // Any value under [alerts] may be a secret (a webhook URL, a header): a type error
+            // says what was given, not what it was.
+            if key.starts_with("alerts.") {
+                message = unquote_strings(&message);
+            }
             message = format!("{key}: {message}");
         }
         ConfigError::Parse {
@@ -480,6 +491,19 @@ mod tests {
             err.to_string(),
             "/x.toml:3:19: agent.activation_port: invalid type: string \"80\", expected an integer"
         );
+    }
+
+    #[test]
+    fn type_errors_under_alerts_never_quote_the_value() {
+        for text in [
+            "[alerts]\ndestinations = \"https://hooks.example/T/B/SECRET\"\n",
+            "[[alerts.destinations]]\nheaders = \"Bearer SECRET\\\"x\"\n",
+            "[[alerts.destinations]]\nevents = \"SECRET\"\n",
+        ] {
+            let msg = parse(Path::new("/x.toml"), text).unwrap_err().to_string();
+            assert!(msg.contains("alerts.") && msg.contains("a string"), "{msg}");
+            assert!(!msg.contains("SECRET"), "{msg}");
+        }
     }
 
     #[test]

@@ -13,6 +13,9 @@ use crate::redact::redact_url;
 /// A credential file larger than this is a mistake (a whole bundle named instead of one
 /// secret): webhook URLs and tokens are well under a kilobyte.
 pub const MAX_SECRET_FILE: u64 = 64 * 1024;
+/// `O_NONBLOCK` on Linux (asm-generic/fcntl.h): the parsers crate takes no libc dependency
+/// for one flag.
+const O_NONBLOCK: i32 = 0o4000;
 
 /// A value that must not be shown; `Debug` says only that it is there.
 #[derive(Clone, PartialEq, Eq)]
@@ -54,7 +57,20 @@ impl Shape {
             return Err("is empty".into());
         }
         match self {
-            Shape::Url => super::values::http_url(v).map(drop),
+            Shape::Url => {
+                let uri: http::Uri = super::values::http_url(v)?
+                    .parse()
+                    .map_err(|_| "not a URL".to_string())?;
+                // hyper would not send them, and a proxy request would carry them in the clear.
+                if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+                    return Err(
+                        "user:password@ in the URL is not sent; put the credentials in \
+                                header_files = { Authorization = \"<file holding Basic …>\" }"
+                            .into(),
+                    );
+                }
+                Ok(())
+            }
             Shape::Token if v.chars().all(|c| c.is_ascii_graphic()) => Ok(()),
             Shape::Token => Err("expected printable ASCII without spaces".into()),
             Shape::HeaderValue if http::HeaderValue::from_str(v).is_ok() => Ok(()),
@@ -174,12 +190,22 @@ impl SecretRef {
     }
 }
 
-/// Reads at most [`MAX_SECRET_FILE`] bytes of UTF-8.
+/// Reads at most [`MAX_SECRET_FILE`] bytes of UTF-8 from a regular file. Opened non-blocking
+/// and checked before reading, so a FIFO or a device named by mistake is refused at once
+/// instead of blocking the reader (the daemon reads these on its one runtime thread).
 fn read_capped(path: &Path) -> std::io::Result<String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a FIFO, socket or device is never read)",
+        ));
+    }
     let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(MAX_SECRET_FILE + 1)
-        .read_to_string(&mut text)?;
+    file.take(MAX_SECRET_FILE + 1).read_to_string(&mut text)?;
     if text.len() as u64 > MAX_SECRET_FILE {
         return Err(std::io::Error::other(format!(
             "larger than {MAX_SECRET_FILE} bytes: name the file holding the one secret"

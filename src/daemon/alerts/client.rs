@@ -31,9 +31,9 @@ mod env;
 
 pub(crate) use env::ProxyEnv;
 
-/// Longest `Retry-After` honoured. Rate-limited webhook services ask for seconds; a larger
-/// (or hostile) value must not park a destination's worker for long, and a minute is already
-/// past `alerts::WEBHOOK_GIVE_UP_AFTER`.
+/// Longest `Retry-After` taken from a server. Rate-limited webhook services ask for seconds; a
+/// larger (or hostile) value must not park a destination's worker for long. The delivery loop
+/// also cuts every wait to what is left of its own deadline (`deliver::GIVE_UP_AFTER`).
 pub(crate) const RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
 
 /// hyper-util's text for a CONNECT answered 407 (its `TunnelError` type is private): a wrong
@@ -109,8 +109,8 @@ impl AlertClient {
         }
     }
 
-    /// One POST of `body` (application/json) with extra `headers` (they replace a default
-    /// `Content-Type` or `User-Agent` of the same name), bounded by `limit` from the DNS
+    /// One POST of `body` (application/json) with extra `headers` (a `User-Agent` among them
+    /// replaces the default; the configuration refuses `Content-Type`), bounded by `limit` from the DNS
     /// lookup and connection (to the proxy, and through its tunnel) to the response's head.
     pub(crate) async fn post(
         &self,

@@ -27,6 +27,10 @@ pub(crate) use client::{AlertClient, ProxyEnv};
 use deliver::Queue;
 pub(crate) use deliver::{Bounds, register};
 
+/// Longest `message` (UTF-16 units, as the chat services count): AWS error text has no length
+/// limit, and a page is read on a phone. Slack and Teams cut further to their own limits.
+pub(crate) const MESSAGE_MAX: usize = 2000;
+
 /// journald MESSAGE_ID of each event kind (fixed forever: operators filter on them).
 pub(crate) fn message_id(kind: EventKind) -> &'static str {
     match kind {
@@ -121,7 +125,7 @@ pub(crate) fn alert(e: &Event, who: &Subject, status: &str) -> Alert {
         host: crate::host::hostname(),
         // AWS's messages and the agent's name come from outside: no newline may forge a line
         // (or a journal field) in what a person or a webhook receiver reads.
-        message: one_line(&message),
+        message: payload::truncate(&one_line(&message), MESSAGE_MAX).into_owned(),
         at: rfc3339(SystemTime::now()),
         severity: severity(e.kind),
         state: state(e.kind),
@@ -149,7 +153,7 @@ pub(crate) fn state(kind: EventKind) -> &'static str {
 /// Sends alerts to journald and to every destination, one worker each.
 pub(crate) struct Alerter {
     queues: Vec<Queue>,
-    client: AlertClient,
+    http: AlertClient,
     status: Arc<Status>,
     bounds: Bounds,
 }
@@ -164,7 +168,7 @@ impl Alerter {
     ) -> Self {
         let mut alerter = Alerter {
             queues: Vec::new(),
-            client: client.clone(),
+            http: client.clone(),
             status,
             bounds,
         };
@@ -187,7 +191,7 @@ impl Alerter {
                 }
                 None => Queue::spawn(
                     d.clone(),
-                    self.client.clone(),
+                    self.http.clone(),
                     self.status.clone(),
                     self.bounds,
                 ),

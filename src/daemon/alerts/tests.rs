@@ -29,3 +29,26 @@ fn alert_text_carries_no_control_characters() {
         a.message
     );
 }
+
+#[test]
+fn a_long_aws_message_is_cut() {
+    let who = Subject {
+        agent_arn: "arn:aws:datasync:us-east-1:111122223333:agent/agent-0123456789abcdef0".into(),
+        agent_name: "a".into(),
+        region: "us-east-1".into(),
+    };
+    let a = alert(
+        &event(EventKind::ApiErrors, &"x".repeat(100_000)),
+        &who,
+        "ONLINE",
+    );
+    assert!(
+        a.message.chars().count() <= MESSAGE_MAX,
+        "{}",
+        a.message.len()
+    );
+    assert!(
+        a.message
+            .starts_with("cannot read the status of DataSync agent a: xxx")
+    );
+}

@@ -53,6 +53,16 @@ fn destinations_get_names_defaults_and_their_own_keys() {
     .unwrap();
     let names: Vec<_> = d.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["slack", "slack-2", "pagerduty", "am"]);
+    let with_webhook = parse(
+        "[alerts]\nwebhook = \"https://h/w\"\n[[alerts.destinations]]\nformat = \"json\"\nurl = \"https://h/j\"\n",
+    )
+    .unwrap();
+    let names: Vec<_> = with_webhook.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["webhook", "json"],
+        "alerts.webhook takes no format's name"
+    );
     assert_eq!(
         d[0].url.source,
         SecretSource::File(SecretFile::Credential("slack-url".into()))
@@ -112,6 +122,14 @@ fn each_mistake_names_the_key_and_what_would_be_valid() {
                 "\"a/b\"",
                 "absolute path",
                 "LoadCredential=",
+            ],
+        ),
+        (
+            "[[alerts.destinations]]\nformat = \"json\"\nurl = \"https://u:SECRET@h/x\"\n",
+            &[
+                "alerts.destinations.url",
+                "user:password@ in the URL is not sent",
+                "header_files",
             ],
         ),
         (
@@ -290,6 +308,22 @@ fn secret_files_are_read_trimmed_and_checked_without_showing_them() {
         }
         assert!(!e.contains("SECRET"), "{e}");
     }
+    let fifo = creds.join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let e = file_ref("fifo", Shape::Url)
+        .read(Some(creds))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("not a regular file"),
+        "a FIFO is refused, not waited on: {e}"
+    );
     write(creds, "token", "abc def\n");
     let e = file_ref("token", Shape::Token)
         .read(Some(creds))

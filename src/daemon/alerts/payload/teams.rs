@@ -105,19 +105,26 @@ fn escape(c: char, out: &mut String) {
     out.push(c);
 }
 
-/// Whether Markdown would read the start of `value` as a list item or heading ("- x", "1. x").
-fn starts_a_block(value: &str) -> bool {
-    let after_digits = value.trim_start_matches(|c: char| c.is_ascii_digit());
-    value.starts_with(['-', '+', '#', '>'])
-        || (after_digits.len() < value.len() && after_digits.starts_with(['.', ')']))
+/// Where a backslash keeps Markdown from reading the start of `value` as a list item or
+/// heading: before the marker of "- x", "# x", "> x"; before the dot of "1. x" (a backslash
+/// before a digit escapes nothing and would show).
+fn block_escape_at(value: &str) -> Option<usize> {
+    let digits = value.len() - value.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if value.starts_with(['-', '+', '#', '>']) {
+        Some(0)
+    } else if digits > 0 && value[digits..].starts_with(['.', ')']) {
+        Some(digits)
+    } else {
+        None
+    }
 }
 
 fn fact(title: &'static str, value: &str) -> Fact {
     let value = line(value);
     // One unit kept for the backslash a block-like start needs.
     let mut out = super::fit(&value, FACT_MAX - 1, escape).into_owned();
-    if starts_a_block(&out) {
-        out.insert(0, '\\');
+    if let Some(at) = block_escape_at(&out) {
+        out.insert(at, '\\');
     }
     Fact { title, value: out }
 }

@@ -309,7 +309,10 @@ fn teams_fact_values_cannot_start_a_list() {
     let v = body(Format::Teams, &a);
     let facts = &v["attachments"][0]["content"]["body"][2]["facts"];
     assert_eq!(facts[2]["value"], r"\- 1. item");
-    assert_eq!(facts[4]["value"], r"\12. twelve");
+    assert_eq!(
+        facts[4]["value"], r"12\. twelve",
+        "the dot escaped, not the digit"
+    );
     assert_eq!(
         v["attachments"][0]["content"]["body"][0]["style"],
         "warning"
