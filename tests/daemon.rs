@@ -110,6 +110,24 @@ async fn activates_then_alerts_offline_realerts_and_recovers() {
         metrics.contains("datasync_warden_check_ok{check=\"agent.activation_port\"} 1\n"),
         "{metrics}"
     );
+    // Joinable: one info series naming the agent as DataSync does.
+    let info = format!("datasync_warden_agent_info{{agent_arn=\"{arn}\",");
+    assert_eq!(metrics.matches("datasync_warden_agent_info{").count(), 1);
+    assert!(metrics.contains(&info), "{metrics}");
+    assert!(
+        metrics.contains("endpoint_type=\"PRIVATE_LINK\"} 1\n"),
+        "{metrics}"
+    );
+    let connected = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("datasync_warden_agent_last_connection_timestamp_seconds "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_default();
+    assert!(connected > 1.0e9, "LastConnectionTime exported: {metrics}");
+    assert!(
+        metrics.contains("datasync_warden_aws_errors_total{kind=\"throttled\"} 0\n"),
+        "every kind from 0: {metrics}"
+    );
     promtool_check(&metrics);
     assert!(
         d.notify.count("WATCHDOG=1") >= 1,

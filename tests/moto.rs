@@ -390,6 +390,11 @@ async fn the_daemon_discovers_activates_and_exports_the_checks() {
     ] {
         let line = format!("datasync_warden_check_ok{{check=\"{check}\"}} {ok}\n");
         assert!(metrics.contains(&line), "no {line:?} in {metrics}");
+        // One preflight ran: a failed check counted once, a passed one not at all.
+        let failures = 1 - ok;
+        let line =
+            format!("datasync_warden_check_failures_total{{check=\"{check}\"}} {failures}\n");
+        assert!(metrics.contains(&line), "no {line:?} in {metrics}");
     }
     assert_eq!(
         h.sim.agents()[0].subnet_arns,

@@ -99,6 +99,29 @@ pub(crate) fn service(op: &str) -> &'static str {
     }
 }
 
+/// Every [`AwsError::kind`] a failed call can have: `datasync_warden_aws_errors_total{kind}` has
+/// one series per kind from the start, so `rate()` and `increase()` see a counter start at 0.
+/// `dry_run_ok` is not a failure and never counted. Kept in step with `kind()` by a test.
+pub(crate) const KINDS: &[&str] = &[
+    "public_key_for_private_endpoint",
+    "subnet_forbidden",
+    "security_group_forbidden",
+    "vpc_endpoint_invalid",
+    "not_found",
+    "invalid_request",
+    "access_denied",
+    "no_credentials",
+    "sso_expired",
+    "assume_role_denied",
+    "credentials",
+    "credentials_unreachable",
+    "throttled",
+    "internal",
+    "unreachable",
+    "timeout",
+    "other",
+];
+
 impl AwsError {
     /// Stable label for metrics (`datasync_warden_aws_errors_total{kind}`).
     pub(crate) fn kind(&self) -> &'static str {

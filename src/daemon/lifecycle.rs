@@ -100,7 +100,14 @@ fn progress_reporter(ctx: &Ctx) -> crate::activation::ProgressFn {
                 for c in checks {
                     *fresh.entry(c.check.clone()).or_insert(true) &= !c.failed();
                 }
-                status.update(|s| s.checks.extend(fresh));
+                status.update(|s| {
+                    for (name, ok) in &fresh {
+                        if !ok {
+                            *s.check_failures_total.entry(name.clone()).or_default() += 1;
+                        }
+                    }
+                    s.checks.extend(fresh);
+                });
                 return;
             }
             Progress::KeyRetry(e, wait) => {

@@ -1,5 +1,6 @@
 //! Prometheus text exposition (format 0.0.4) of the daemon's status.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::daemon::monitor::EventKind;
@@ -60,13 +61,31 @@ fn flag(b: bool) -> f64 {
     f64::from(u8::from(b))
 }
 
+/// One sample per known label value from 0 (so that `rate()` sees every counter start), then
+/// any other value counted, in order.
+fn every<'a>(known: &[&'a str], counts: &'a BTreeMap<String, u64>) -> Vec<(&'a str, f64)> {
+    let mut out: Vec<(&str, f64)> = known
+        .iter()
+        .map(|&k| (k, counts.get(k).copied().unwrap_or(0) as f64))
+        .collect();
+    out.extend(
+        counts
+            .iter()
+            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .map(|(k, n)| (k.as_str(), *n as f64)),
+    );
+    out
+}
+
 /// Every family, in the order they are exposed: adding a metric is adding a row.
 const FAMILIES: &[Family] = &[
     Family {
         name: "datasync_warden_build_info",
         kind: Kind::Gauge,
-        help: "Build information; always 1.",
-        read: Read::ByLabel("version", |s| vec![(s.version, 1.0)]),
+        help: "Build information: version and the commit built from (revision); always 1.",
+        read: Read::ByLabels(&["version", "revision"], |s| {
+            vec![(vec![s.version, s.revision], 1.0)]
+        }),
     },
     Family {
         name: "process_start_time_seconds",
@@ -92,6 +111,22 @@ const FAMILIES: &[Family] = &[
         read: Read::Value(|s| flag(s.agent_arn.is_some())),
     },
     Family {
+        name: "datasync_warden_agent_info",
+        kind: Kind::Gauge,
+        help: "The agent watched, for joins (group_left); always 1. agent_arn and endpoint_type are empty until known.",
+        // Always one series, so that a join never drops a daemon that has not activated yet.
+        read: Read::ByLabels(
+            &["agent_arn", "agent_name", "region", "endpoint_type"],
+            |s| {
+                let arn = s.agent_arn.as_deref().unwrap_or_default();
+                // An agent lives in its ARN's Region, whatever endpoint.region says now.
+                let region = crate::ids::arn_region(arn).unwrap_or(&s.region);
+                let endpoint_type = s.endpoint_type.as_deref().unwrap_or_default();
+                vec![(vec![arn, s.agent_name.as_str(), region, endpoint_type], 1.0)]
+            },
+        ),
+    },
+    Family {
         name: "datasync_warden_agent_online",
         kind: Kind::Gauge,
         help: "1 when the last DescribeAgent said ONLINE.",
@@ -108,6 +143,12 @@ const FAMILIES: &[Family] = &[
         kind: Kind::Gauge,
         help: "Time of the last successful DescribeAgent since the Unix epoch.",
         read: Read::Value(|s| s.last_poll_timestamp.unwrap_or(0.0)),
+    },
+    Family {
+        name: "datasync_warden_agent_last_connection_timestamp_seconds",
+        kind: Kind::Gauge,
+        help: "When the agent last connected to AWS (DescribeAgent's LastConnectionTime) since the Unix epoch; 0 while unknown.",
+        read: Read::Value(|s| s.last_connection_timestamp.unwrap_or(0.0)),
     },
     Family {
         name: "datasync_warden_alerts_total",
@@ -129,10 +170,7 @@ const FAMILIES: &[Family] = &[
         kind: Kind::Counter,
         help: "Failed AWS calls, by error kind.",
         read: Read::ByLabel("kind", |s| {
-            s.aws_errors_total
-                .iter()
-                .map(|(kind, n)| (kind.as_str(), *n as f64))
-                .collect()
+            every(crate::aws::error::KINDS, &s.aws_errors_total)
         }),
     },
     Family {
@@ -172,9 +210,18 @@ const FAMILIES: &[Family] = &[
         }),
     },
     Family {
+        name: "datasync_warden_check_failures_total",
+        kind: Kind::Counter,
+        help: "Runs of the named check that failed.",
+        read: Read::ByLabel("check", |s| {
+            every(crate::preflight::check::NAMES, &s.check_failures_total)
+        }),
+    },
+    Family {
         name: "datasync_warden_check_ok",
         kind: Kind::Gauge,
-        help: "1 when the named check passed at its last run.",
+        // Only checks that ran: a 0 from the start would say "failed" of a check not run yet.
+        help: "1 when the named check passed at its last run, 0 when it failed; absent until it runs.",
         read: Read::ByLabel("check", |s| {
             s.checks
                 .iter()
@@ -216,100 +263,4 @@ pub(crate) fn render(s: &Snapshot) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::daemon::status::Status;
-
-    #[test]
-    fn every_family_has_help_type_and_samples() {
-        let st = Status::new("us-east-1");
-        st.update(|s| {
-            s.phase = Phase::Monitoring;
-            s.agent_status = Some("ONLINE".into());
-            s.aws_errors_total.insert("throttled".into(), 2);
-            s.checks.insert("agent.activation_port".into(), true);
-            s.alerts_total.insert("offline".into(), 1);
-        });
-        let text = render(&st.snapshot());
-        assert!(text.contains("datasync_warden_phase{phase=\"monitoring\"} 1\n"));
-        assert!(text.contains("datasync_warden_phase{phase=\"preflight\"} 0\n"));
-        assert!(text.contains("datasync_warden_agent_online 1\n"));
-        assert!(text.contains("datasync_warden_alerts_total{event=\"offline\"} 1\n"));
-        assert!(text.contains("datasync_warden_alerts_total{event=\"recovered\"} 0\n"));
-        assert!(text.contains("datasync_warden_aws_errors_total{kind=\"throttled\"} 2\n"));
-        assert!(text.contains("datasync_warden_check_ok{check=\"agent.activation_port\"} 1\n"));
-        for line in text.lines().filter(|l| !l.starts_with('#')) {
-            let name = line.split(['{', ' ']).next().unwrap();
-            assert!(
-                text.contains(&format!("# TYPE {name} ")),
-                "no TYPE for {name}"
-            );
-        }
-    }
-
-    /// A status with every field `render` reads set, labels that need escaping included;
-    /// `populated = false` is a fresh daemon's (nothing known yet).
-    fn snapshot(populated: bool) -> Snapshot {
-        let st = Status::new("eu-west-1");
-        st.update(|s| {
-            s.start_time = 1_700_000_000.25;
-            s.version = "1.2.3-test";
-            if !populated {
-                return;
-            }
-            s.phase = Phase::Monitoring;
-            s.agent_arn = Some("arn:aws:datasync:eu-west-1:111122223333:agent/agent-x".into());
-            s.agent_status = Some("ONLINE".into());
-            s.offline = true;
-            s.last_poll_timestamp = Some(1_700_000_123.5);
-            s.alerts_total.insert("offline".into(), 3);
-            s.alerts_total.insert("api_errors".into(), 12);
-            s.alerts_total.insert("not_an_event".into(), 9);
-            s.aws_errors_total.insert("throttled".into(), 2);
-            s.aws_errors_total.insert("we\"ird\\kind\n".into(), 1);
-            s.webhook_failures_total = 4;
-            s.deliveries.insert(
-                "pager".into(),
-                crate::daemon::status::Deliveries {
-                    format: "pagerduty",
-                    delivered: 7,
-                    failed: 3,
-                    dropped: 1,
-                    queued: 2,
-                },
-            );
-            s.deliveries.insert(
-                "chat\"ops".into(),
-                crate::daemon::status::Deliveries {
-                    format: "slack",
-                    ..Default::default()
-                },
-            );
-            s.checks.insert("agent.activation_port".into(), true);
-            s.checks.insert("endpoint.https".into(), false);
-        });
-        st.snapshot()
-    }
-
-    /// Today's exposition, byte for byte (`metrics/*.prom`): a change here changes what every
-    /// scraper reads.
-    #[test]
-    fn output_is_pinned() {
-        if std::env::var_os("BLESS").is_some() {
-            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/daemon/metrics");
-            std::fs::write(format!("{dir}/populated.prom"), render(&snapshot(true))).unwrap();
-            std::fs::write(format!("{dir}/fresh.prom"), render(&snapshot(false))).unwrap();
-            return;
-        }
-        assert_eq!(render(&snapshot(true)), POPULATED);
-        assert_eq!(render(&snapshot(false)), FRESH);
-    }
-
-    const POPULATED: &str = include_str!("metrics/populated.prom");
-    const FRESH: &str = include_str!("metrics/fresh.prom");
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-    }
-}
+mod tests;

@@ -98,6 +98,8 @@ impl Environment {
 pub async fn run(config_path: PathBuf, settings: Settings, env: Environment) -> Result<()> {
     let destinations = destinations(&settings, &env)?;
     let status = Arc::new(Status::new(settings.endpoint.region.as_str()));
+    // Until DescribeAgent gives the name DataSync has.
+    status.update(|s| s.agent_name = settings.agent.name.to_string());
     alerts::register(&status, &destinations);
     let notifier = Notifier::from_env();
     let listener = bind(settings.health.listen).await?;

@@ -100,6 +100,10 @@ pub struct Snapshot {
     pub status_text: String,
     /// The agent, once known.
     pub agent_arn: Option<String>,
+    /// The agent's name: `agent.name` until DescribeAgent gives the name DataSync has.
+    pub agent_name: String,
+    /// The agent's endpoint type as DescribeAgent reports it (`PRIVATE_LINK`…), once known.
+    pub endpoint_type: Option<String>,
     /// Region of the agent.
     pub region: String,
     /// Last status DescribeAgent reported (ONLINE / OFFLINE).
@@ -110,6 +114,9 @@ pub struct Snapshot {
     pub offline_since: Option<String>,
     /// The agent's LastConnectionTime (RFC 3339).
     pub last_connection_time: Option<String>,
+    /// The same, seconds since the epoch (for `/metrics`).
+    #[serde(skip)]
+    pub last_connection_timestamp: Option<f64>,
     /// Last successful DescribeAgent, seconds since the epoch.
     pub last_poll_timestamp: Option<f64>,
     /// The last failure, if the last attempt failed.
@@ -120,6 +127,9 @@ pub struct Snapshot {
     pub drift: Vec<String>,
     /// Result of each named check (true = passed).
     pub checks: BTreeMap<String, bool>,
+    /// Failed runs of each named check.
+    #[serde(skip)]
+    pub check_failures_total: BTreeMap<String, u64>,
     /// Alerts raised, by event.
     pub alerts_total: BTreeMap<String, u64>,
     /// AWS errors, by kind.
@@ -131,6 +141,8 @@ pub struct Snapshot {
     /// Process start, seconds since the epoch.
     pub start_time: f64,
     pub version: &'static str,
+    /// The commit the binary was built from (`build.rs`), `unknown` outside a git checkout.
+    pub revision: &'static str,
 }
 
 /// Seconds since the epoch.
@@ -155,22 +167,27 @@ impl Status {
                 phase: Phase::Configuration,
                 status_text: "starting".into(),
                 agent_arn: None,
+                agent_name: String::new(),
+                endpoint_type: None,
                 region: region.to_string(),
                 agent_status: None,
                 offline: false,
                 offline_since: None,
                 last_connection_time: None,
+                last_connection_timestamp: None,
                 last_poll_timestamp: None,
                 last_diagnosis: None,
                 reload_error: None,
                 drift: Vec::new(),
                 checks: BTreeMap::new(),
+                check_failures_total: BTreeMap::new(),
                 alerts_total: BTreeMap::new(),
                 aws_errors_total: BTreeMap::new(),
                 webhook_failures_total: 0,
                 deliveries: BTreeMap::new(),
                 start_time: epoch_seconds(SystemTime::now()),
                 version: env!("CARGO_PKG_VERSION"),
+                revision: env!("DATASYNC_WARDEN_REVISION"),
             }),
             progress: Promise::new(),
         }

@@ -214,6 +214,11 @@ fn observe_info(ctx: &Ctx, settings: &Settings, info: &AgentInfo, wall: SystemTi
         s.last_connection_time = info
             .last_connection_time
             .map(|t| humantime::format_rfc3339_seconds(t).to_string());
+        s.last_connection_timestamp = info.last_connection_time.map(epoch_seconds);
+        if let Some(name) = &info.name {
+            s.agent_name.clone_from(name);
+        }
+        s.endpoint_type.clone_from(&info.endpoint_type);
         s.last_diagnosis = None;
         std::mem::replace(&mut s.drift, drift.clone())
     });

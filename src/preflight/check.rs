@@ -5,6 +5,25 @@ use serde::Serialize;
 
 use crate::agent::probe::{Outcome, Probe};
 
+/// Every check's name: `datasync_warden_check_failures_total{check}` has one series per name
+/// from the start. Kept in step with the names the checks use by a test (metrics tests).
+pub(crate) const NAMES: &[&str] = &[
+    crate::agent::probe::ACTIVATION_PORT_CHECK,
+    "endpoint.https",
+    "endpoint.control_ports",
+    "endpoint.support_port",
+    "aws.identity",
+    "aws.endpoint",
+    "aws.endpoint_ip",
+    "aws.subnet",
+    "aws.subnet_free_ips",
+    "aws.security_group",
+    "aws.security_group.https",
+    "aws.security_group.control_ports",
+    "aws.security_group.support_port",
+    "aws.cidr_overlap",
+];
+
 /// The result of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
