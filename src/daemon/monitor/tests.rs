@@ -20,6 +20,23 @@ fn info(status: &str) -> AgentInfo {
     }
 }
 
+/// A DescribeAgent that did not get through.
+fn unreachable() -> AwsError {
+    AwsError::Unreachable {
+        op: "datasync:DescribeAgent",
+        cause: "timeout",
+        chain: "boom".into(),
+    }
+}
+
+/// DataSync no longer knows the agent.
+fn not_found() -> AwsError {
+    AwsError::NotFound {
+        op: "DescribeAgent",
+        message: "gone".into(),
+    }
+}
+
 /// Drives the monitor with one observation per minute; returns the kinds per step.
 fn drive(steps: &[&str]) -> Vec<Vec<EventKind>> {
     drive_settling(steps, 0)
@@ -41,15 +58,7 @@ fn drive_settling(steps: &[&str], grace_polls: u64) -> Vec<Vec<EventKind>> {
                 t0 + Duration::from_secs(60 * i as u64),
                 w0 + Duration::from_secs(60 * i as u64),
             );
-            let err = AwsError::Unreachable {
-                op: "datasync:DescribeAgent",
-                cause: "timeout",
-                chain: "boom".into(),
-            };
-            let missing = AwsError::NotFound {
-                op: "DescribeAgent",
-                message: "gone".into(),
-            };
+            let (err, missing) = (unreachable(), not_found());
             let r = match *s {
                 "err" => m.observe(Err(&err), T, now, wall),
                 "missing" => m.observe(Err(&missing), T, now, wall),
@@ -205,15 +214,7 @@ fn unknown_status_changes_nothing() {
 fn a_recovery_names_every_alert_it_ends() {
     let (t0, w0) = (Instant::now(), SystemTime::UNIX_EPOCH);
     let mut m = Monitor::default();
-    let err = AwsError::Unreachable {
-        op: "datasync:DescribeAgent",
-        cause: "timeout",
-        chain: "boom".into(),
-    };
-    let missing = AwsError::NotFound {
-        op: "DescribeAgent",
-        message: "gone".into(),
-    };
+    let (err, missing) = (unreachable(), not_found());
     let mut all = Vec::new();
     for (i, r) in [
         Err(&err),

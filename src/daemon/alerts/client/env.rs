@@ -53,6 +53,16 @@ impl ProxyEnv {
         Self::from_vars(|name| std::env::var(name).ok())
     }
 
+    /// The environment holding exactly `vars` (for the tests of this module and the client's).
+    #[cfg(test)]
+    pub(crate) fn from_pairs(vars: &[(&str, &str)]) -> ProxyEnv {
+        ProxyEnv::from_vars(|k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
     /// Reads the variables through `get` (tests pass a map).
     pub(crate) fn from_vars(get: impl Fn(&str) -> Option<String>) -> ProxyEnv {
         let first = |names: &[&'static str]| {

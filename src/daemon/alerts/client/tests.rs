@@ -1,4 +1,3 @@
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -33,11 +32,7 @@ fn closed_port() -> u16 {
 }
 
 fn env(vars: &[(&str, &str)]) -> ProxyEnv {
-    let map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    ProxyEnv::from_vars(|k| map.get(k).cloned())
+    ProxyEnv::from_pairs(vars)
 }
 
 fn direct() -> AlertClient {

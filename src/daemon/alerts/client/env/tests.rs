@@ -1,13 +1,7 @@
-use std::collections::HashMap;
-
 use super::*;
 
 fn env(vars: &[(&str, &str)]) -> ProxyEnv {
-    let map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    ProxyEnv::from_vars(|k| map.get(k).cloned())
+    ProxyEnv::from_pairs(vars)
 }
 
 #[test]
