@@ -231,6 +231,7 @@ impl Run {
     }
 }
 pub mod daemon;
+pub mod prometheus;
 pub mod proxy;
 pub mod receiver;
 pub mod shapes;
