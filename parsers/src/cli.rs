@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::config::DEFAULT_CONFIG_PATH;
+use crate::config::{Instance, Source};
 
 /// Activates an AWS DataSync agent through a private VPC endpoint, then keeps watch over it.
 ///
@@ -15,8 +15,15 @@ use crate::config::DEFAULT_CONFIG_PATH;
 #[command(name = "datasync-warden", long_about = None)]
 pub struct Cli {
     /// Main configuration file; `config.d/*.toml` beside it are applied after it, in order.
-    #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    /// [default: /etc/datasync-warden/config.toml, or /etc/datasync-warden/NAME/config.toml
+    /// with --instance NAME]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Run as instance NAME of several on this host (the template unit
+    /// datasync-warden@NAME.service): its configuration in /etc/datasync-warden/NAME/, its state
+    /// in /var/lib/datasync-warden-NAME, agent name <hostname>-NAME; health.listen is required.
+    #[arg(long, global = true, value_name = "NAME", value_parser = Instance::parse)]
+    pub instance: Option<Instance>,
     /// More log output (-v debug, -vv trace). DATASYNC_WARDEN_LOG=level also works.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -64,6 +71,11 @@ pub enum Format {
 }
 
 impl Cli {
+    /// The configuration these options name.
+    pub fn source(&self) -> Source {
+        Source::new(self.config.clone(), self.instance.clone())
+    }
+
     /// The command definition with the binary's `version` and `about` (its package's
     /// `CARGO_PKG_VERSION` and `CARGO_PKG_DESCRIPTION`); the man page uses the same.
     pub fn command_for(version: &'static str, about: &'static str) -> clap::Command {

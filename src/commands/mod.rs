@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 
 use crate::activation::state::{self, Loaded, Record, StateStore};
 use crate::cli::{Cli, Command};
-use crate::config::{self, Settings};
+use crate::config::Settings;
 use crate::ids::AgentArn;
 
 pub use exit::{EXIT_FAILED, EXIT_USAGE, describe_failure};
@@ -36,18 +36,17 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 /// Runs one subcommand; the error, if any, is for [`describe_failure`].
 pub async fn run(cli: Cli) -> Result<ExitCode> {
-    let settings = config::load(&cli.config)?;
+    let source = cli.source();
+    let settings = source.load()?;
     match cli.command {
         Command::Check { format } => check::check(&settings, format).await,
         Command::FetchKey => fetch_key::fetch_key(&settings).await,
         Command::Activate { activation_key } => activate::activate(settings, activation_key).await,
-        Command::Run => crate::daemon::run(
-            cli.config,
-            settings,
-            crate::daemon::Environment::from_process(),
-        )
-        .await
-        .map(|()| ExitCode::SUCCESS),
+        Command::Run => {
+            crate::daemon::run(source, settings, crate::daemon::Environment::from_process())
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }
         Command::Status { format } => status::status(&settings, format).await,
     }
 }

@@ -33,6 +33,9 @@ pub(super) async fn status(settings: &Settings, format: Format) -> Result<ExitCo
     {
         report["agent_arn"] = serde_json::Value::Null;
     }
+    // Which of the host's daemons this is about (`--instance`), and where its state lives.
+    report["instance"] = settings.instance.as_ref().map(|i| i.as_str()).into();
+    report["state_dir"] = settings.state.dir.display().to_string().into();
     match format {
         Format::Json => emit(&format!(
             "{}\n",
@@ -82,6 +85,8 @@ pub(super) fn status_text(v: &serde_json::Value) -> String {
     };
     let _ = writeln!(out, "source:        {source}");
     for (label, key) in [
+        ("instance", "instance"),
+        ("state dir", "state_dir"),
         ("phase", "phase"),
         ("status", "status_text"),
         ("agent", "agent_arn"),

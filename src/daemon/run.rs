@@ -95,13 +95,16 @@ impl Environment {
 }
 
 /// Runs the daemon until SIGTERM/SIGINT (Ok) or invalid configuration (Err).
-pub async fn run(config_path: PathBuf, settings: Settings, env: Environment) -> Result<()> {
+pub async fn run(source: config::Source, settings: Settings, env: Environment) -> Result<()> {
+    if let Some(i) = &settings.instance {
+        log::info!("instance {i}: configuration {}", settings.files);
+    }
     let destinations = destinations(&settings, &env)?;
     let status = Arc::new(Status::new(settings.endpoint.region.as_str()));
     // Until DescribeAgent gives the name DataSync has.
     status.update(|s| s.agent_name = settings.agent.name.to_string());
     alerts::register(&status, &destinations);
-    let notifier = Notifier::from_env();
+    let notifier = Notifier::from_env().for_instance(settings.instance.as_ref());
     let listener = bind(settings.health.listen).await?;
     let cancel = CancellationToken::new();
     let server = tokio::spawn(health::serve(listener, status.clone(), cancel.clone()));
@@ -120,7 +123,7 @@ pub async fn run(config_path: PathBuf, settings: Settings, env: Environment) -> 
     let (settings_tx, settings_rx) = watch::channel(settings);
     let (destinations_tx, destinations_rx) = watch::channel(Arc::new(destinations));
     let reloads = Reloads {
-        path: config_path,
+        source,
         settings: settings_tx,
         destinations: destinations_tx,
         credentials_dir: env.credentials_dir,
@@ -203,7 +206,8 @@ fn watchdog(notifier: &Notifier, status: &Status) {
 
 /// What a SIGHUP re-reads, and where the results go.
 struct Reloads {
-    path: PathBuf,
+    /// The same file and instance as at start: an instance keeps its own defaults on reload.
+    source: config::Source,
     settings: watch::Sender<Settings>,
     destinations: watch::Sender<Arc<Vec<Resolved>>>,
     credentials_dir: Option<PathBuf>,
@@ -212,7 +216,7 @@ struct Reloads {
 impl Reloads {
     /// The configuration and the secret files it names, both or neither.
     fn load(&self) -> Result<(Settings, Vec<Resolved>), ConfigError> {
-        let new = config::load(&self.path)?;
+        let new = self.source.load()?;
         let destinations = alerts::resolve(&new.alerts, self.credentials_dir.as_deref())?;
         Ok((new, destinations))
     }

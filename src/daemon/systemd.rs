@@ -19,6 +19,9 @@ pub(crate) const MAX_WATCHDOG: Duration = Duration::from_secs(24 * 3600);
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Notifier {
     watchdog: Option<Duration>,
+    /// `instance NAME: ` before every STATUS= line of an instance, so that `systemctl status
+    /// datasync-warden@NAME` (and `systemctl list-units`) says which of the host's agents it is.
+    status_prefix: String,
 }
 
 impl Notifier {
@@ -36,6 +39,17 @@ impl Notifier {
     pub(crate) fn with_watchdog(watchdog: Option<Duration>) -> Self {
         Self {
             watchdog: watchdog.and_then(checked_watchdog),
+            status_prefix: String::new(),
+        }
+    }
+
+    /// The same notifier, its STATUS= lines naming `instance`.
+    pub(crate) fn for_instance(self, instance: Option<&crate::config::Instance>) -> Self {
+        Self {
+            status_prefix: instance
+                .map(|i| format!("instance {i}: "))
+                .unwrap_or_default(),
+            ..self
         }
     }
 
@@ -81,7 +95,8 @@ impl Notifier {
     /// STATUS=…: one line for `systemctl status`. Control characters become spaces: a newline
     /// in an AWS message would otherwise start a field of its own (`READY=1`, `MAINPID=`).
     pub(crate) fn status(&self, text: &str) {
-        self.send(&[NotifyState::Status(&one_line(text))]);
+        let line = format!("{}{}", self.status_prefix, one_line(text));
+        self.send(&[NotifyState::Status(&line)]);
     }
 
     /// WATCHDOG=1.

@@ -204,6 +204,16 @@ impl Running {
 
     /// Starts `run` with extra environment variables.
     pub async fn start_with(h: &Harness, watchdog: bool, env: &[(&str, &str)]) -> Running {
+        Self::start_args(h, watchdog, env, &["run"]).await
+    }
+
+    /// Starts the binary with these arguments (`run` among them).
+    pub async fn start_args(
+        h: &Harness,
+        watchdog: bool,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Running {
         let port = free_port();
         std::fs::write(
             h.dir.path().join("config.d/60-health.toml"),
@@ -211,7 +221,7 @@ impl Running {
         )
         .unwrap();
         let notify = NotifySocket::bind(h.dir.path());
-        let mut cmd = h.command(&["run"]);
+        let mut cmd = h.command(args);
         cmd.envs(env.iter().copied());
         cmd.env("NOTIFY_SOCKET", &notify.path);
         if watchdog {

@@ -114,6 +114,20 @@ A state written on another machine (a cloned image) is not trusted. Under the se
 The unit: Type=notify, WatchdogSec=60s, DynamicUser=yes, sandboxed. Override with
 \fBsystemctl edit datasync\-warden\fR.
 .TP
+.IR /etc/datasync-warden/ NAME /config.toml ", " /etc/datasync-warden/ NAME /config.d/*.toml
+The configuration of instance \fINAME\fR (\fB\-\-instance\fR \fINAME\fR, the template unit
+\fBdatasync\-warden@\fR\fINAME\fR\fB.service\fR), one per agent when a host watches several.
+Under an instance \fBhealth.listen\fR is required, \fBstate.dir\fR defaults to
+\fI/var/lib/datasync-warden-NAME\fR and \fBagent.name\fR to \fIhostname\fR\-\fINAME\fR.
+.TP
+.I /usr/lib/systemd/system/datasync-warden@.service
+The template unit, one instance per agent, hardened as the main unit; not enabled by the package:
+\fBsystemctl enable \-\-now datasync\-warden@\fR\fINAME\fR.
+.TP
+.I /usr/share/datasync-warden/monitoring/
+Prometheus alerting rules (\fIalerts.yml\fR), their promtool unit tests (\fIalerts_test.yml\fR)
+and a Grafana dashboard (\fIgrafana-dashboard.json\fR).
+.TP
 .I /usr/share/doc/datasync-warden/
 README, changelog, golden-image guide (README.packaging.md), example fragment, and the
 least-privilege IAM policy (iam-policy.json, explained in iam-policy.md).

@@ -6,6 +6,7 @@
 
 pub mod alerts;
 mod fragment;
+mod instance;
 pub mod secret;
 mod settings;
 mod values;
@@ -14,6 +15,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use fragment::{Merged, MergedDestination, OneOrMany, Origin, Sourced};
+pub use instance::{Instance, MAX_INSTANCE_LEN};
 pub use settings::*;
 
 /// Default location of the main configuration file.
@@ -111,8 +113,40 @@ pub fn files(main: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     Ok(out)
 }
 
+/// Where a configuration comes from: its main file and the instance it is for. What the
+/// commands load at start and the daemon reloads on SIGHUP, so both apply the same defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The main file (`config.d/` beside it).
+    pub path: PathBuf,
+    /// `--instance NAME`.
+    pub instance: Option<Instance>,
+}
+
+impl Source {
+    /// `--config` when given; else the instance's `/etc/datasync-warden/NAME/config.toml`;
+    /// else the default `/etc/datasync-warden/config.toml`.
+    pub fn new(config: Option<PathBuf>, instance: Option<Instance>) -> Source {
+        let path = config.unwrap_or_else(|| match &instance {
+            Some(i) => i.config_path(),
+            None => PathBuf::from(DEFAULT_CONFIG_PATH),
+        });
+        Source { path, instance }
+    }
+
+    /// Reads, merges and validates it.
+    pub fn load(&self) -> Result<Settings, ConfigError> {
+        load_for(&self.path, self.instance.as_ref())
+    }
+}
+
 /// Reads, merges and validates the configuration rooted at `main`.
 pub fn load(main: &Path) -> Result<Settings, ConfigError> {
+    load_for(main, None)
+}
+
+/// [`load`] for `--instance NAME` (its defaults: see [`Settings::validate_for`]).
+pub fn load_for(main: &Path, instance: Option<&Instance>) -> Result<Settings, ConfigError> {
     let files = files(main)?;
     let mut merged = Merged::default();
     for path in &files {
@@ -128,12 +162,21 @@ pub fn load(main: &Path) -> Result<Settings, ConfigError> {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    Settings::validate(merged, names)
+    Settings::validate_for(merged, names, instance)
 }
 
 /// Parses a configuration from one in-memory text, for tests and tools.
 pub fn from_str(path: &Path, text: &str) -> Result<Settings, ConfigError> {
+    from_str_for(path, text, None)
+}
+
+/// [`from_str`] for `--instance NAME`.
+pub fn from_str_for(
+    path: &Path,
+    text: &str,
+    instance: Option<&Instance>,
+) -> Result<Settings, ConfigError> {
     let mut merged = Merged::default();
     merged.apply(path, text, fragment::parse(path, text)?);
-    Settings::validate(merged, path.display().to_string())
+    Settings::validate_for(merged, path.display().to_string(), instance)
 }

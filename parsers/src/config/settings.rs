@@ -54,6 +54,8 @@ pub const TOKEN_TAG_KEY: &str = "datasync-warden:activation-token";
 pub struct Settings {
     /// The files it was read from, for messages.
     pub files: String,
+    /// `--instance NAME`, when this daemon is one of several on the host.
+    pub instance: Option<super::Instance>,
     pub agent: AgentSettings,
     pub endpoint: EndpointSettings,
     pub aws: AwsSettings,

@@ -123,9 +123,20 @@ pub(super) fn http_url(v: &str) -> Result<String, String> {
     }
 }
 
-/// The default agent name: this host's name, with characters DataSync refuses replaced.
-pub(super) fn default_agent_name() -> AgentName {
+/// The default agent name: this host's name, with characters DataSync refuses replaced;
+/// `<hostname>-NAME` for an instance, so that the agents of one host tell apart.
+pub(super) fn default_agent_name(instance: Option<&super::Instance>) -> AgentName {
+    let host = crate::host::hostname();
+    let host = if host.is_empty() {
+        "datasync-warden"
+    } else {
+        host.as_str()
+    };
+    let name = match instance {
+        Some(i) => format!("{host}-{i}"),
+        None => host.to_owned(),
+    };
     // DataSync's agent-name pattern (AgentName) and its 256-character limit.
-    let clean = crate::ids::sanitized(&crate::host::hostname(), "+=._:@/-", 256);
+    let clean = crate::ids::sanitized(&name, "+=._:@/-", 256);
     AgentName::parse(&clean).unwrap_or_else(|_| AgentName::parse("datasync-warden").expect("valid"))
 }

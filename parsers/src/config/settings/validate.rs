@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::super::values::{
     count, default_agent_name, duration, exactly_one, host, http_url, invalid, opt,
 };
-use super::super::{ConfigError, Merged, OneOrMany, Sourced};
+use super::super::{ConfigError, Instance, Merged, OneOrMany, Sourced};
 use super::*;
 use crate::cidr::Cidr;
 use crate::ids::{
@@ -48,7 +48,17 @@ const ACTIVATION_GRACE_RANGE: (Duration, Duration) = (Duration::ZERO, secs(24 * 
 
 impl Settings {
     /// Validates merged keys; `files` names the files read, for "missing key" errors.
-    pub fn validate(mut m: Merged, files: String) -> Result<Settings, ConfigError> {
+    pub fn validate(m: Merged, files: String) -> Result<Settings, ConfigError> {
+        Self::validate_for(m, files, None)
+    }
+
+    /// [`Settings::validate`] for `--instance NAME`, whose defaults differ: its own state
+    /// directory, its own agent name, and no default health port (two instances would collide).
+    pub fn validate_for(
+        mut m: Merged,
+        files: String,
+        instance: Option<&Instance>,
+    ) -> Result<Settings, ConfigError> {
         let region = region(m.endpoint_region.take(), &files)?;
         let subnet_arn = arn_in_region(
             m.endpoint_subnet_arn.take(),
@@ -66,7 +76,7 @@ impl Settings {
         let planned_tasks = count(m.checks_planned_tasks.take(), "checks.planned_tasks")?;
         let offline_after = count(m.monitor_offline_after.take(), "monitor.offline_after")?;
         Ok(Settings {
-            agent: agent(&mut m)?,
+            agent: agent(&mut m, instance)?,
             endpoint: endpoint(&mut m, region, subnet_arn, security_group_arn)?,
             aws: aws(&mut m)?,
             activation: activation(&mut m, tags)?,
@@ -78,9 +88,10 @@ impl Settings {
                     std::mem::take(&mut m.alerts_destinations),
                 )?,
             },
-            health: health(m.health_listen.take())?,
-            state: state(m.state_dir.take())?,
+            health: health(m.health_listen.take(), instance, &files)?,
+            state: state(m.state_dir.take(), instance)?,
             files,
+            instance: instance.cloned(),
         })
     }
 }
@@ -159,11 +170,11 @@ fn tags(
 }
 
 /// `[agent]`
-fn agent(m: &mut Merged) -> Result<AgentSettings, ConfigError> {
+fn agent(m: &mut Merged, instance: Option<&Instance>) -> Result<AgentSettings, ConfigError> {
     Ok(AgentSettings {
         address: opt(m.agent_address.take(), "agent.address", host)?,
         name: opt(m.agent_name.take(), "agent.name", AgentName::parse)?
-            .unwrap_or_else(default_agent_name),
+            .unwrap_or_else(|| default_agent_name(instance)),
         activation_port: activation_port(m.agent_activation_port.take())?,
         arn: opt(m.agent_arn.take(), "agent.arn", AgentArn::parse)?,
     })
@@ -337,18 +348,35 @@ fn monitor(m: &mut Merged, offline_after: Option<u32>) -> Result<MonitorSettings
 }
 
 /// `[health]`
-fn health(src: Option<Sourced<String>>) -> Result<HealthSettings, ConfigError> {
+fn health(
+    src: Option<Sourced<String>>,
+    instance: Option<&Instance>,
+    files: &str,
+) -> Result<HealthSettings, ConfigError> {
     let listen = opt(src, "health.listen", |v| {
         v.parse::<SocketAddr>()
             .map_err(|_| "expected IP:PORT such as \"127.0.0.1:9417\"".into())
     })?;
-    Ok(HealthSettings {
-        listen: listen.unwrap_or_else(|| DEFAULT_HEALTH_LISTEN.parse().expect("valid default")),
-    })
+    let listen = match (listen, instance) {
+        (Some(listen), _) => listen,
+        (None, None) => DEFAULT_HEALTH_LISTEN.parse().expect("valid default"),
+        (None, Some(_)) => {
+            return Err(ConfigError::Missing {
+                key: "health.listen",
+                files: files.to_string(),
+                why: "each instance needs its own health port (the default 127.0.0.1:9417 is \
+                      the main unit's), e.g. listen = \"127.0.0.1:9418\"",
+            });
+        }
+    };
+    Ok(HealthSettings { listen })
 }
 
 /// `[state]`
-fn state(src: Option<Sourced<String>>) -> Result<StateSettings, ConfigError> {
+fn state(
+    src: Option<Sourced<String>>,
+    instance: Option<&Instance>,
+) -> Result<StateSettings, ConfigError> {
     let dir = opt(src, "state.dir", |v| {
         if v.starts_with('/') {
             Ok(PathBuf::from(v))
@@ -357,6 +385,9 @@ fn state(src: Option<Sourced<String>>) -> Result<StateSettings, ConfigError> {
         }
     })?;
     Ok(StateSettings {
-        dir: dir.unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+        dir: dir.unwrap_or_else(|| match instance {
+            Some(i) => i.state_dir(),
+            None => PathBuf::from(DEFAULT_STATE_DIR),
+        }),
     })
 }
