@@ -113,3 +113,97 @@ fn config_is_a_conffile_in_both_packages() {
             .any(|l| l == "%config(noreplace) /etc/datasync-warden/config.toml")
     );
 }
+
+/// The template's lines after the header comment: each with whether an `# Instance:` comment
+/// marks it as changed from the main unit (the marking comment lines themselves are dropped).
+fn template_lines() -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let (mut in_marker, mut marked) = (false, false);
+    for line in body(&read("systemd/datasync-warden@.service")) {
+        if line.starts_with("# Instance:") {
+            (in_marker, marked) = (true, true);
+            continue;
+        }
+        if in_marker && line.starts_with('#') {
+            continue;
+        }
+        in_marker = false;
+        out.push((line.to_string(), std::mem::take(&mut marked)));
+    }
+    out
+}
+
+/// A unit's lines from its first section on (the header comment says what the file is).
+fn body(text: &str) -> Vec<&str> {
+    text.lines().skip_while(|l| !l.starts_with('[')).collect()
+}
+
+/// The template is the main unit with only its marked lines changed, so no hardening line can be
+/// missing from it or drift: a change to the main unit fails here until the template follows.
+#[test]
+fn template_unit_differs_from_the_main_unit_only_in_marked_lines() {
+    let main = read("systemd/datasync-warden.service");
+    let main = body(&main);
+    let template = template_lines();
+    assert_eq!(main.len(), template.len(), "the units have different lines");
+    let mut changed = Vec::new();
+    for (i, (m, (t, marked))) in main.iter().zip(&template).enumerate() {
+        if !marked {
+            assert_eq!(m, t, "line {i} after the header differs without an `# Instance:` mark");
+            continue;
+        }
+        let (mk, mv) = m.split_once('=').expect("a marked line is a setting");
+        let (tk, tv) = t.split_once('=').expect("a marked line is a setting");
+        assert_eq!(mk, tk, "a marked line changes the value, not the key");
+        assert!(tv.contains("%i") && mv != tv, "{t}: marked but not per instance");
+        changed.push(tk.to_string());
+    }
+    assert_eq!(
+        changed,
+        [
+            "Description",
+            "ConditionPathExistsGlob",
+            "ExecStart",
+            "EnvironmentFile",
+            "StateDirectory",
+            "ConfigurationDirectory"
+        ]
+    );
+}
+
+/// The template's paths are the ones `--instance` uses: its condition is the instance's
+/// fragment directory, its StateDirectory= the instance's default state dir.
+#[test]
+fn template_unit_paths_are_the_instance_defaults() {
+    let text = read("systemd/datasync-warden@.service").replace("%i", "a");
+    let get = |key: &str| -> String {
+        let prefix = format!("{key}=");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {key}= in the template"))
+            .to_string()
+    };
+    let a = config::Instance::parse("a").unwrap();
+    let dir = a.config_path().parent().unwrap().to_path_buf();
+    assert_eq!(
+        get("ConditionPathExistsGlob"),
+        format!("{}/{FRAGMENT_DIR}/*.toml", dir.display())
+    );
+    assert_eq!(Path::new("/etc").join(get("ConfigurationDirectory")), dir);
+    assert_eq!(Path::new("/var/lib").join(get("StateDirectory")), a.state_dir());
+    assert_eq!(get("ExecStart"), "/usr/bin/datasync-warden --instance a run");
+    assert_eq!(get("EnvironmentFile"), format!("-{}/environment", dir.display()));
+    // Both packages install the template and the monitoring files.
+    let manifest = read("Cargo.toml");
+    let spec = read("packaging/rpm/datasync-warden.spec");
+    assert!(manifest.contains(r#"systemd-units = { unit-scripts = "systemd/""#));
+    assert!(spec.lines().any(|l| l == "/usr/lib/systemd/system/datasync-warden@.service"));
+    for f in ["alerts.yml", "alerts_test.yml", "grafana-dashboard.json"] {
+        assert!(manifest.contains(&format!(
+            r#"["packaging/monitoring/{f}", "usr/share/datasync-warden/monitoring/", "644"]"#
+        )));
+        assert!(spec
+            .lines()
+            .any(|l| l == format!("/usr/share/datasync-warden/monitoring/{f}")));
+    }
+}
