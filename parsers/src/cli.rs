@@ -59,6 +59,39 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Inspect the configuration (no network call).
+    Config {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the merged configuration the daemon would run with: every key, defaults filled
+    /// in, secrets redacted.
+    Show {
+        /// Name the file and line (or "default") each value came from.
+        #[arg(long)]
+        show_origin: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ShowFormat::Toml)]
+        format: ShowFormat,
+    },
+    /// Validate the configuration and the secret files it names, without any network call:
+    /// exit 0 when the daemon would accept it, 2 (with the file, key and reason) when not.
+    Check,
+}
+
+/// `config show` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    /// TOML the daemon reads back (with --show-origin, origins as comments).
+    Toml,
+    /// For pipelines: {"files", "instance", "settings"[, "origins"]}.
+    Json,
 }
 
 /// Output formats.

@@ -4,6 +4,7 @@
 
 mod activate;
 mod check;
+mod config;
 mod exit;
 mod fetch_key;
 mod key_arg;
@@ -37,17 +38,21 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// Runs one subcommand; the error, if any, is for [`describe_failure`].
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let source = cli.source();
-    let settings = source.load()?;
     match cli.command {
-        Command::Check { format } => check::check(&settings, format).await,
-        Command::FetchKey => fetch_key::fetch_key(&settings).await,
-        Command::Activate { activation_key } => activate::activate(settings, activation_key).await,
+        // From the files alone: it reports a configuration error itself, with the rest.
+        Command::Config { action } => config::config(&source, action),
+        Command::Check { format } => check::check(&source.load()?, format).await,
+        Command::FetchKey => fetch_key::fetch_key(&source.load()?).await,
+        Command::Activate { activation_key } => {
+            activate::activate(source.load()?, activation_key).await
+        }
         Command::Run => {
+            let settings = source.load()?;
             crate::daemon::run(source, settings, crate::daemon::Environment::from_process())
                 .await
                 .map(|()| ExitCode::SUCCESS)
         }
-        Command::Status { format } => status::status(&settings, format).await,
+        Command::Status { format } => status::status(&source.load()?, format).await,
     }
 }
 

@@ -197,7 +197,7 @@ pub struct StateFragment {
 }
 
 /// All fragments merged: each key holds the value of the last fragment that set it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 #[allow(missing_docs)]
 pub struct Merged {
     pub agent_address: Option<Sourced<String>>,

@@ -9,6 +9,7 @@ mod fragment;
 mod instance;
 pub mod secret;
 mod settings;
+mod show;
 mod values;
 
 use std::io;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub use fragment::{Merged, MergedDestination, OneOrMany, Origin, Sourced};
 pub use instance::{Instance, MAX_INSTANCE_LEN};
 pub use settings::*;
+pub use show::{Entry, REDACTED, Section, Shown, origin_label};
 
 /// Default location of the main configuration file.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/datasync-warden/config.toml";
@@ -138,6 +140,14 @@ impl Source {
     pub fn load(&self) -> Result<Settings, ConfigError> {
         load_for(&self.path, self.instance.as_ref())
     }
+
+    /// [`Source::load`], and each value with where it came from (`config show`).
+    pub fn show(&self) -> Result<(Settings, Shown), ConfigError> {
+        let (files, merged) = merge(&self.path)?;
+        let settings = Settings::validate_for(merged.clone(), names(&files), self.instance.as_ref())?;
+        let shown = Shown::new(files, &settings, &merged);
+        Ok((settings, shown))
+    }
 }
 
 /// Reads, merges and validates the configuration rooted at `main`.
@@ -147,6 +157,12 @@ pub fn load(main: &Path) -> Result<Settings, ConfigError> {
 
 /// [`load`] for `--instance NAME` (its defaults: see [`Settings::validate_for`]).
 pub fn load_for(main: &Path, instance: Option<&Instance>) -> Result<Settings, ConfigError> {
+    let (files, merged) = merge(main)?;
+    Settings::validate_for(merged, names(&files), instance)
+}
+
+/// The files of the configuration rooted at `main`, read and merged.
+fn merge(main: &Path) -> Result<(Vec<PathBuf>, Merged), ConfigError> {
     let files = files(main)?;
     let mut merged = Merged::default();
     for path in &files {
@@ -157,12 +173,16 @@ pub fn load_for(main: &Path, instance: Option<&Instance>) -> Result<Settings, Co
         let fragment = fragment::parse(path, &text)?;
         merged.apply(path, &text, fragment);
     }
-    let names = files
+    Ok((files, merged))
+}
+
+/// The files as messages name them.
+fn names(files: &[PathBuf]) -> String {
+    files
         .iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
-        .join(", ");
-    Settings::validate_for(merged, names, instance)
+        .join(", ")
 }
 
 /// Parses a configuration from one in-memory text, for tests and tools.

@@ -1,0 +1,149 @@
+# shellcheck shell=bash
+# The template unit in the container test (issue 13): two instances of datasync-warden@.service
+# activate and monitor two agents at once beside the main unit, with no cross-talk. Sourced by
+# scripts/package-test and run inside its step_container, whose helpers it uses (ct, eq, ok,
+# fail, wait_until, sim, py, now, secs_since, figure, journal_json).
+#
+# Both instances share the container's simulator with the main unit: its agent side hands out a
+# new activation key per request and its CreateAgent a new ARN per call, so three activations
+# make three agents.
+
+OFFLINE_ID=c461c33282a842d7ade9471a05c9bd24
+RECOVERED_ID=c47865908b1b4e6994bc19945525338c
+
+iunit() { echo "datasync-warden@$1.service"; }
+iprop() { ct systemctl show -p "$2" --value "$(iunit "$1")"; }
+istatus_is() { [[ "$(iprop "$1" StatusText)" == $2 ]]; }
+# The ARN in instance NAME's state file (root reads it through /var/lib/private).
+istate_arn() { ct cat "/var/lib/private/datasync-warden-$1/state.json" | py 'd["agent_arn"]'; }
+# The units (one per line, sorted) that logged the journal entry MESSAGE_ID for the agent ARN.
+units_logging() {
+  journal_json "MESSAGE_ID=$1" "AGENT_ARN=$2" | python3 -c 'import json, sys
+print("\n".join(sorted({json.loads(l).get("_SYSTEMD_UNIT", "?") for l in sys.stdin if l.strip()})))'
+}
+
+logged() { [ -n "$(units_logging "$1" "$2")" ]; }
+
+# instances_check MAIN_ARN: configures instances a and b (the main unit's fragment plus a health
+# port each), starts them, and checks what each one does and does not see.
+instances_check() {
+  local main_arn=$1 t0 n port host
+  t0=$(now)
+  host=$(ct cat /proc/sys/kernel/hostname)
+
+  # An instance without configuration is skipped like the unconfigured main unit.
+  ct systemctl start "$(iunit c)" || fail "systemctl start $(iunit c)"
+  eq "ConditionResult of an unconfigured instance" "$(iprop c ConditionResult)" no
+  eq "ActiveState of an unconfigured instance" "$(iprop c ActiveState)" inactive
+  ok "instance c without /etc/datasync-warden/c/config.d: condition unmet, inactive"
+
+  for n in a b; do
+    port=$([ "$n" = a ] && echo 9501 || echo 9502)
+    ct mkdir -p "/etc/datasync-warden/$n/config.d"
+    ct sh -c "{ cat /etc/datasync-warden/config.d/50-instance.toml; printf '[health]\nlisten = \"127.0.0.1:$port\"\n'; } \
+      >/etc/datasync-warden/$n/config.d/50-instance.toml"
+    ct sh -c "umask 077; cp /etc/datasync-warden/environment /etc/datasync-warden/$n/environment"
+  done
+  ct systemctl enable --now "$(iunit a)" "$(iunit b)" >/dev/null 2>&1 || fail "systemctl enable --now $(iunit a) $(iunit b)"
+  for n in a b; do
+    wait_until 30 "instance $n ONLINE" istatus_is "$n" "instance $n: monitoring agent-*: ONLINE" ||
+      fail "instance $n: StatusText is '$(iprop "$n" StatusText)'"
+  done
+  ok "instances a and b: enabled, activated and ONLINE in $(secs_since "$t0")s"
+
+  arn_a=$(istate_arn a)
+  arn_b=$(istate_arn b)
+  [ "$arn_a" != "$arn_b" ] && [ "$arn_a" != "$main_arn" ] && [ "$arn_b" != "$main_arn" ] ||
+    fail "the three states do not hold three agents: main $main_arn, a $arn_a, b $arn_b"
+  eq "CreateAgent calls with two instances" "$(sim /_sim/calls | py 'd.get("CreateAgent", 0)')" 3
+  for n in a b; do
+    local arn_n
+    arn_n=$([ "$n" = a ] && echo "$arn_a" || echo "$arn_b")
+    eq "name of instance $n's agent" "$(sim /_sim/agents | py "next(a['name'] for a in d if a['arn'] == '$arn_n')")" "$host-$n"
+  done
+  ok "three agents, three states: $host-a ($arn_a), $host-b ($arn_b) beside the main unit's"
+
+  instances_check_views
+  instances_check_offline "$main_arn"
+  figure "container: two instances" "$(secs_since "$t0")s"
+}
+
+# Each instance's metrics, status and CLI name its own agent and not the other's.
+instances_check_views() {
+  local m
+  for n in a b; do
+    local own other port
+    own=$([ "$n" = a ] && echo "$arn_a" || echo "$arn_b")
+    other=$([ "$n" = a ] && echo "$arn_b" || echo "$arn_a")
+    port=$([ "$n" = a ] && echo 9501 || echo 9502)
+    m=$(ct curl -fsS "http://127.0.0.1:$port/metrics") || fail "instance $n: no /metrics on 127.0.0.1:$port"
+    grep -q "^datasync_warden_agent_info{agent_arn=\"$own\"" <<<"$m" ||
+      fail "instance $n: agent_info does not name $own: $(grep agent_info <<<"$m")"
+    grep -q "$other" <<<"$m" && fail "instance $n's metrics name the other instance's agent $other"
+    ct systemctl status --no-pager "$(iunit "$n")" | head -n 1 | grep -q "(instance $n)" ||
+      fail "systemctl status $(iunit "$n") does not name the instance"
+    m=$(ct datasync-warden --instance "$n" status) || fail "datasync-warden --instance $n status"
+    grep -q "$own" <<<"$m" || fail "datasync-warden --instance $n status does not name $own: $m"
+    grep -q "$other" <<<"$m" && fail "datasync-warden --instance $n status names $other"
+  done
+  ok "each instance's /metrics (9501, 9502), systemctl status and CLI status name its own agent only"
+}
+
+# The agent of instance b goes OFFLINE: b alerts and says so; a and the main unit do not.
+instances_check_offline() {
+  local main_arn=$1 t0
+  t0=$(now)
+  sim /_sim/agents/status -X POST -d "{\"arn\":\"$arn_b\",\"status\":\"OFFLINE\"}" >/dev/null
+  wait_until 30 "instance b's offline alert" logged "$OFFLINE_ID" "$arn_b" ||
+    fail "no offline entry for $arn_b"
+  wait_until 10 "instance b OFFLINE" istatus_is b 'instance b: monitoring agent-*: OFFLINE since *' ||
+    fail "instance b: StatusText is '$(iprop b StatusText)'"
+  eq "units that logged $arn_b offline" "$(units_logging "$OFFLINE_ID" "$arn_b")" "$(iunit b)"
+  eq "offline entries of instance a" "$(journal_json -u "$(iunit a)" "MESSAGE_ID=$OFFLINE_ID" | wc -l)" 0
+  istatus_is a 'instance a: monitoring agent-*: ONLINE' || fail "instance a: StatusText is '$(iprop a StatusText)'"
+  status_is 'monitoring agent-*: ONLINE' || fail "main unit: StatusText is '$(prop StatusText)'"
+  sim /_sim/agents/status -X POST -d "{\"arn\":\"$arn_b\",\"status\":\"ONLINE\"}" >/dev/null
+  wait_until 30 "instance b ONLINE again" istatus_is b 'instance b: monitoring agent-*: ONLINE' ||
+    fail "instance b: StatusText is '$(iprop b StatusText)'"
+  wait_until 30 "instance b's recovered alert" logged "$RECOVERED_ID" "$arn_b" || fail "no recovered entry for $arn_b"
+  eq "units that logged $arn_b recovered" "$(units_logging "$RECOVERED_ID" "$arn_b")" "$(iunit b)"
+  ok "instance b's agent OFFLINE: only b alerted (unit $(iunit b), AGENT_ARN) and recovered in $(secs_since "$t0")s; a and main stayed ONLINE"
+}
+
+# MainPID of each instance, "a b" order, for the upgrade check.
+instances_pids() { echo "$(iprop a MainPID) $(iprop b MainPID)"; }
+
+# instances_after_upgrade "PID_A PID_B": postinst restarted both instances on the new binary.
+instances_after_upgrade() {
+  local before=($1) i=0
+  for n in a b; do
+    wait_until 20 "instance $n restarted by the upgrade" sh -c \
+      "p=\$(nsenter -t $(cat "$work/init.pid") -a systemctl show -p MainPID --value $(iunit "$n")); [ \"\$p\" != 0 ] && [ \"\$p\" != ${before[$i]} ]" ||
+      fail "instance $n was not restarted by the upgrade (MainPID $(iprop "$n" MainPID))"
+    wait_until 20 "instance $n ONLINE after the upgrade" istatus_is "$n" "instance $n: monitoring agent-*: ONLINE" ||
+      fail "instance $n after the upgrade: StatusText is '$(iprop "$n" StatusText)'"
+    i=$((i + 1))
+  done
+  eq "CreateAgent calls after the upgrade (three agents)" "$(sim /_sim/calls | py 'd.get("CreateAgent", 0)')" 3
+  ok "upgrade: both instances restarted on the new binary, ONLINE, no new activation"
+}
+
+# After dpkg -r: instances stopped (package-test checks no datasync-warden process is left),
+# their states kept.
+instances_after_remove() {
+  for n in a b; do
+    eq "instance $n after dpkg -r" "$(iprop "$n" ActiveState)" inactive
+    ct test -f "/var/lib/private/datasync-warden-$n/state.json" || fail "instance $n's state removed by dpkg -r"
+  done
+  ok "dpkg -r: both instances stopped, their states kept"
+}
+
+# After dpkg -P: instance states and enablement gone.
+instances_after_purge() {
+  for n in a b; do
+    ct test -e "/var/lib/private/datasync-warden-$n" && fail "/var/lib/private/datasync-warden-$n left after purge"
+    ct test -e "/var/lib/datasync-warden-$n" -o -L "/var/lib/datasync-warden-$n" && fail "/var/lib/datasync-warden-$n left after purge"
+    ct test -e "/etc/systemd/system/multi-user.target.wants/$(iunit "$n")" && fail "enablement of $(iunit "$n") left after purge"
+  done
+  ok "dpkg -P: instance states and enablement removed"
+}

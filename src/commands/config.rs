@@ -1,0 +1,141 @@
+//! `config show` and `config check`: the configuration as the daemon would use it, read from
+//! the files alone (no network call, no state file, no lock), so a Packer build, an
+//! `ExecStartPre=` or an operator can run them anywhere.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde_json::{Map, Value, json};
+
+use super::emit;
+use crate::cli::{ConfigAction, ShowFormat};
+use crate::config::alerts::Destination;
+use crate::config::secret::{SecretFile, SecretRef, SecretSource};
+use crate::config::{Shown, Source, origin_label};
+
+/// The environment variable systemd's `LoadCredential=` sets.
+const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
+
+pub(super) fn config(source: &Source, action: ConfigAction) -> Result<ExitCode> {
+    let (settings, shown) = source.show()?;
+    match action {
+        ConfigAction::Show {
+            show_origin,
+            format,
+        } => {
+            let text = match format {
+                ShowFormat::Toml => shown.to_toml(show_origin),
+                ShowFormat::Json => format!("{:#}\n", to_json(&shown, show_origin)),
+            };
+            emit(&text)?;
+        }
+        ConfigAction::Check => {
+            let credentials = std::env::var_os(CREDENTIALS_DIRECTORY).map(PathBuf::from);
+            let unread = read_secrets(&settings.alerts.destinations, credentials.as_deref())
+                .context("failed to read a secret the configuration names")?;
+            let instance = match &settings.instance {
+                Some(i) => format!(" (instance {})", i.as_str()),
+                None => String::new(),
+            };
+            let mut text = format!("configuration OK{instance}: {}\n", settings.files);
+            for r in unread {
+                text.push_str(&format!(
+                    "note: {} = {} is a systemd credential, read when the service starts \
+                     ($CREDENTIALS_DIRECTORY is not set here)\n",
+                    r.key, r.written
+                ));
+            }
+            emit(&text)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads every secret file the destinations name, as the daemon does at start, and returns
+/// the credentials that cannot be read here because `$CREDENTIALS_DIRECTORY` is not set.
+fn read_secrets<'a>(
+    destinations: &'a [Destination],
+    credentials: Option<&std::path::Path>,
+) -> Result<Vec<&'a SecretRef>, crate::config::ConfigError> {
+    let mut unread = Vec::new();
+    for d in destinations {
+        let refs = std::iter::once(&d.url)
+            .chain(&d.routing_key)
+            .chain(d.headers.iter().map(|(_, r)| r));
+        for r in refs {
+            match (&r.source, credentials) {
+                (SecretSource::File(SecretFile::Credential(_)), None) => unread.push(r),
+                _ => {
+                    r.read(credentials)?;
+                }
+            }
+        }
+    }
+    Ok(unread)
+}
+
+/// `{"files", "instance", "settings"}`, and with `show_origin` `"origins"`: dotted key (with
+/// `[i]` for the i-th destination) to `file:line` or `default`. Unset keys are absent.
+fn to_json(shown: &Shown, show_origin: bool) -> Value {
+    let mut settings = Map::new();
+    let mut origins = Map::new();
+    let mut destinations = 0;
+    for s in &shown.sections {
+        let mut table = Map::new();
+        let prefix = if s.array {
+            destinations += 1;
+            format!("{}[{}]", s.name, destinations - 1)
+        } else {
+            s.name.to_string()
+        };
+        for e in &s.entries {
+            let Some(v) = &e.value else { continue };
+            table.insert(e.key.clone(), serde_json::to_value(v).unwrap_or(Value::Null));
+            origins.insert(
+                format!("{prefix}.{}", e.key),
+                origin_label(e.origin.as_ref()).into(),
+            );
+        }
+        if table.is_empty() && !s.array {
+            continue;
+        }
+        insert(&mut settings, s.name, s.array, table);
+    }
+    let mut out = json!({
+        "files": shown.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+        "instance": shown.instance.as_ref().map(|i| i.as_str()),
+        "settings": settings,
+    });
+    if show_origin {
+        out["origins"] = origins.into();
+    }
+    out
+}
+
+/// Puts `table` at the dotted `name` in `root` (pushed onto an array for `[[name]]`).
+fn insert(root: &mut Map<String, Value>, name: &str, array: bool, table: Map<String, Value>) {
+    let (parents, last) = match name.rsplit_once('.') {
+        Some((p, l)) => (Some(p), l),
+        None => (None, name),
+    };
+    let mut at = root;
+    for part in parents.into_iter().flat_map(|p| p.split('.')) {
+        at = at
+            .entry(part)
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+            .expect("sections are tables");
+    }
+    if array {
+        let list = at.entry(last).or_insert_with(|| Value::Array(Vec::new()));
+        list.as_array_mut()
+            .expect("an array of tables")
+            .push(table.into());
+    } else {
+        match at.entry(last).or_insert_with(|| Value::Object(Map::new())) {
+            Value::Object(o) => o.extend(table),
+            other => *other = table.into(),
+        }
+    }
+}
