@@ -149,13 +149,19 @@ fn template_unit_differs_from_the_main_unit_only_in_marked_lines() {
     let mut changed = Vec::new();
     for (i, (m, (t, marked))) in main.iter().zip(&template).enumerate() {
         if !marked {
-            assert_eq!(m, t, "line {i} after the header differs without an `# Instance:` mark");
+            assert_eq!(
+                m, t,
+                "line {i} after the header differs without an `# Instance:` mark"
+            );
             continue;
         }
         let (mk, mv) = m.split_once('=').expect("a marked line is a setting");
         let (tk, tv) = t.split_once('=').expect("a marked line is a setting");
         assert_eq!(mk, tk, "a marked line changes the value, not the key");
-        assert!(tv.contains("%i") && mv != tv, "{t}: marked but not per instance");
+        assert!(
+            tv.contains("%i") && mv != tv,
+            "{t}: marked but not per instance"
+        );
         changed.push(tk.to_string());
     }
     assert_eq!(
@@ -190,20 +196,33 @@ fn template_unit_paths_are_the_instance_defaults() {
         format!("{}/{FRAGMENT_DIR}/*.toml", dir.display())
     );
     assert_eq!(Path::new("/etc").join(get("ConfigurationDirectory")), dir);
-    assert_eq!(Path::new("/var/lib").join(get("StateDirectory")), a.state_dir());
-    assert_eq!(get("ExecStart"), "/usr/bin/datasync-warden --instance a run");
-    assert_eq!(get("EnvironmentFile"), format!("-{}/environment", dir.display()));
+    assert_eq!(
+        Path::new("/var/lib").join(get("StateDirectory")),
+        a.state_dir()
+    );
+    assert_eq!(
+        get("ExecStart"),
+        "/usr/bin/datasync-warden --instance a run"
+    );
+    assert_eq!(
+        get("EnvironmentFile"),
+        format!("-{}/environment", dir.display())
+    );
     // Both packages install the template and the monitoring files.
     let manifest = read("Cargo.toml");
     let spec = read("packaging/rpm/datasync-warden.spec");
     assert!(manifest.contains(r#"systemd-units = { unit-scripts = "systemd/""#));
-    assert!(spec.lines().any(|l| l == "/usr/lib/systemd/system/datasync-warden@.service"));
+    assert!(
+        spec.lines()
+            .any(|l| l == "/usr/lib/systemd/system/datasync-warden@.service")
+    );
     for f in ["alerts.yml", "alerts_test.yml", "grafana-dashboard.json"] {
         assert!(manifest.contains(&format!(
             r#"["packaging/monitoring/{f}", "usr/share/datasync-warden/monitoring/", "644"]"#
         )));
-        assert!(spec
-            .lines()
-            .any(|l| l == format!("/usr/share/datasync-warden/monitoring/{f}")));
+        assert!(
+            spec.lines()
+                .any(|l| l == format!("/usr/share/datasync-warden/monitoring/{f}"))
+        );
     }
 }

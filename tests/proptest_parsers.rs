@@ -266,6 +266,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("monitor", "interval", Kind::Str),
     ("monitor", "offline_after", Kind::Int),
     ("monitor", "realert_every", Kind::Str),
+    ("monitor", "activation_grace", Kind::Str),
     ("alerts", "webhook", Kind::Str),
     ("alerts.destinations", "name", Kind::Str),
     ("alerts.destinations", "format", Kind::Str),
@@ -309,6 +310,44 @@ fn every_key_is_documented_in_the_readme_and_the_example() {
                 || section.contains(&format!("# [{table}.{key}]")),
             "config/config.toml does not show {key} under {header}"
         );
+    }
+}
+
+/// `config show` has a line for every key of the reference: set, default or "not set".
+#[test]
+fn config_show_covers_every_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("config.toml");
+    std::fs::write(
+        &main,
+        r#"
+[endpoint]
+region = "us-east-1"
+[alerts]
+webhook = "https://hooks.example.com/x"
+[[alerts.destinations]]
+name = "inline"
+format = "pagerduty"
+url = "https://events.pagerduty.com/v2/enqueue"
+routing_key = "R0"
+headers = { X-A = "b" }
+events = ["offline"]
+[[alerts.destinations]]
+format = "pagerduty"
+url_file = "/etc/url"
+routing_key_file = "key"
+header_files = { X-A = "a" }
+"#,
+    )
+    .unwrap();
+    let (_, shown) = config::Source::new(Some(main), None).show().unwrap();
+    let text = shown.to_toml(true);
+    for (table, key, _) in KEYS {
+        let found = shown.sections.iter().any(|s| {
+            (s.name == *table && s.entries.iter().any(|e| e.key == *key))
+                || s.name == format!("{table}.{key}")
+        });
+        assert!(found, "config show has no {table}.{key}:\n{text}");
     }
 }
 

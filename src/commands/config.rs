@@ -91,7 +91,10 @@ fn to_json(shown: &Shown, show_origin: bool) -> Value {
         };
         for e in &s.entries {
             let Some(v) = &e.value else { continue };
-            table.insert(e.key.clone(), serde_json::to_value(v).unwrap_or(Value::Null));
+            table.insert(
+                e.key.clone(),
+                serde_json::to_value(v).unwrap_or(Value::Null),
+            );
             origins.insert(
                 format!("{prefix}.{}", e.key),
                 origin_label(e.origin.as_ref()).into(),

@@ -144,7 +144,8 @@ impl Source {
     /// [`Source::load`], and each value with where it came from (`config show`).
     pub fn show(&self) -> Result<(Settings, Shown), ConfigError> {
         let (files, merged) = merge(&self.path)?;
-        let settings = Settings::validate_for(merged.clone(), names(&files), self.instance.as_ref())?;
+        let settings =
+            Settings::validate_for(merged.clone(), names(&files), self.instance.as_ref())?;
         let shown = Shown::new(files, &settings, &merged);
         Ok((settings, shown))
     }

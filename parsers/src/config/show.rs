@@ -189,12 +189,16 @@ fn aws(s: &Settings, m: &Merged) -> Section {
 fn activation(s: &Settings, m: &Merged) -> Section {
     let a = &s.activation;
     let mut k = Keys(Vec::new());
-    k.key("deadline", Some(duration(a.deadline)), &m.activation_deadline)
-        .key(
-            "request_timeout",
-            Some(duration(a.request_timeout)),
-            &m.activation_request_timeout,
-        );
+    k.key(
+        "deadline",
+        Some(duration(a.deadline)),
+        &m.activation_deadline,
+    )
+    .key(
+        "request_timeout",
+        Some(duration(a.request_timeout)),
+        &m.activation_request_timeout,
+    );
     k.section("activation")
 }
 
@@ -263,8 +267,12 @@ fn destination(d: &Destination, table: Option<&MergedDestination>) -> Section {
         .key("format", Some(str(d.format)), &t.format);
     match (&t.url, &t.url_file) {
         (_, Some(f)) => k.key("url_file", Some(str(&f.value)), &t.url_file),
+        // PagerDuty's public Events API is no secret (its routing key is), written or not.
+        (Some(u), None) if u.value == PAGERDUTY_EVENTS_URL => {
+            k.key("url", Some(str(PAGERDUTY_EVENTS_URL)), &t.url)
+        }
         (Some(_), None) => k.key("url", Some(str(REDACTED)), &t.url),
-        // Only PagerDuty has a default URL: its public Events API, no secret.
+        // Only PagerDuty has a default URL.
         (None, None) => k.set("url", Some(str(PAGERDUTY_EVENTS_URL)), None),
     };
     if let Some(f) = &t.routing_key_file {
@@ -275,7 +283,11 @@ fn destination(d: &Destination, table: Option<&MergedDestination>) -> Section {
     let redacted = |_: &String| str(REDACTED);
     let as_written = |v: &String| str(v);
     for (key, map, value) in [
-        ("headers", &t.headers, &redacted as &dyn Fn(&String) -> Value),
+        (
+            "headers",
+            &t.headers,
+            &redacted as &dyn Fn(&String) -> Value,
+        ),
         ("header_files", &t.header_files, &as_written),
     ] {
         if let Some(first) = map.values().next() {
@@ -316,7 +328,11 @@ fn toml_key(k: &str) -> String {
     let bare = !k.is_empty()
         && k.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if bare { k.to_string() } else { str(k).to_string() }
+    if bare {
+        k.to_string()
+    } else {
+        str(k).to_string()
+    }
 }
 
 /// `file:line` of an origin, or `default`.
@@ -332,7 +348,8 @@ impl Shown {
     /// `show_origin`, each key ends with a comment naming its file and line (or `default`),
     /// and keys that are not set appear as comments.
     pub fn to_toml(&self, show_origin: bool) -> String {
-        let mut out = String::from("# datasync-warden configuration, merged from (a later file wins):\n");
+        let mut out =
+            String::from("# datasync-warden configuration, merged from (a later file wins):\n");
         for f in &self.files {
             out.push_str(&format!("#   {}\n", f.display()));
         }
@@ -359,7 +376,11 @@ impl Shown {
             }
             let (open, close) = if s.array { ("[[", "]]") } else { ("[", "]") };
             out.push_str(&format!("\n{open}{}{close}\n", s.name));
-            let width = lines.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+            let width = lines
+                .iter()
+                .map(|(l, _)| l.chars().count())
+                .max()
+                .unwrap_or(0);
             for (line, from) in lines {
                 if show_origin {
                     out.push_str(&format!("{line:width$}  # {from}\n"));
