@@ -64,6 +64,7 @@ instances_check() {
   ok "three agents, three states: $host-a ($arn_a), $host-b ($arn_b) beside the main unit's"
 
   instances_check_views
+  instances_check_isolation
   instances_check_offline "$main_arn"
   figure "container: two instances" "$(secs_since "$t0")s"
 }
@@ -87,6 +88,24 @@ instances_check_views() {
     grep -q "$other" <<<"$m" && fail "datasync-warden --instance $n status names $other"
   done
   ok "each instance's /metrics (9501, 9502), systemctl status and CLI status name its own agent only"
+}
+
+# One dynamic user for all (systemd names it after the unit's prefix), yet an instance reaches
+# only its own state: checked as instance a's user inside a's mount namespace (docs/SECURITY.md).
+instances_check_isolation() {
+  local pa ua
+  pa=$(iprop a MainPID)
+  ua=$(ct ps -o uid= -p "$pa" | tr -d ' ')
+  eq "uid of instance b (the one dynamic user)" "$(ct ps -o uid= -p "$(iprop b MainPID)" | tr -d ' ')" "$ua"
+  eq "uid of the main unit (the one dynamic user)" "$(ct ps -o uid= -p "$(prop MainPID)" | tr -d ' ')" "$ua"
+  as_a() { ct nsenter -t "$pa" -m -S "$ua" -G "$ua" "$@"; }
+  as_a test -w /var/lib/datasync-warden-a/state.json || fail "instance a cannot write its own state"
+  local other
+  for other in /var/lib/private/datasync-warden-b /var/lib/datasync-warden-b /var/lib/private/datasync-warden /var/lib/datasync-warden; do
+    as_a test -r "$other/state.json" && fail "instance a can read $other/state.json"
+    as_a sh -c ": >'$other/intruder'" 2>/dev/null && fail "instance a can write in $other"
+  done
+  ok "one dynamic user (uid $ua) for main, a and b; a's user in a's namespace can neither read nor write b's or the main unit's state"
 }
 
 # The agent of instance b goes OFFLINE: b alerts and says so; a and the main unit do not.

@@ -57,6 +57,21 @@ const DETAILS: &[(&str, &str)] = &[
         "Print the running daemon's view (its /status), or the state file plus one DescribeAgent \
          when no daemon answers on \\fBhealth.listen\\fR.",
     ),
+    (
+        "config show",
+        "Print the merged configuration (the main file, then \\fIconfig.d/*.toml\\fR in lexical \
+         order, a later file winning) with every default filled in, as TOML that reads back to \
+         the same settings, or as JSON (\\fBfiles\\fR, \\fBinstance\\fR, \\fBsettings\\fR and, with \
+         \\fB\\-\\-show\\-origin\\fR, \\fBorigins\\fR). Inline secrets print as \\fI(redacted)\\fR, \
+         \\fB*_file\\fR keys as the file's name; no secret file is read, no network call made.",
+    ),
+    (
+        "config check",
+        "Validate the configuration as \\fBrun\\fR does at start, including the content of every \
+         secret file it names (a bare credential name only when \\fB$CREDENTIALS_DIRECTORY\\fR is \
+         set), without any network call; print \\fIconfiguration OK: FILES\\fR and exit 0, or \
+         exit 2 naming the file, line and key. For image pipelines and \\fBExecStartPre=\\fR.",
+    ),
 ];
 
 /// DESCRIPTION, longer than the command's one-line `about` (which is NAME).
@@ -265,19 +280,37 @@ fn man_page() -> Result<Vec<u8>, String> {
     Ok(w)
 }
 
+/// The subcommands by their full name (`status`, `config show`): one level of nesting.
+fn subcommands(cmd: &clap::Command) -> Vec<(String, &clap::Command)> {
+    let visible = |c: &&clap::Command| !c.is_hide_set();
+    cmd.get_subcommands()
+        .filter(visible)
+        .flat_map(|s| {
+            if s.has_subcommands() {
+                s.get_subcommands()
+                    .filter(visible)
+                    .map(|c| (format!("{} {}", s.get_name(), c.get_name()), c))
+                    .collect()
+            } else {
+                vec![(s.get_name().to_string(), s)]
+            }
+        })
+        .collect()
+}
+
 /// COMMANDS: each subcommand with its synopsis, its help, the detail text and its own options.
 fn commands_section(cmd: &clap::Command, w: &mut Vec<u8>) -> Result<(), String> {
-    let subs: Vec<&clap::Command> = cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
+    let subs = subcommands(cmd);
     for (name, _) in DETAILS {
-        if !subs.iter().any(|s| s.get_name() == *name) {
+        if !subs.iter().any(|(s, _)| s == name) {
             return Err(format!(
                 "xtask DETAILS names `{name}`, which is no subcommand"
             ));
         }
     }
     let mut out = String::from(".SH COMMANDS\n");
-    for sub in subs {
-        let name = sub.get_name();
+    for (name, sub) in subs {
+        let name = name.as_str();
         let detail = DETAILS.iter().find(|(n, _)| *n == name).map(|(_, d)| *d);
         let args: Vec<&clap::Arg> = sub
             .get_arguments()
