@@ -39,7 +39,7 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let source = cli.source();
     match cli.command {
-        // From the files alone: it reports a configuration error itself, with the rest.
+        // From the files alone (no state file, no network): it loads them itself, with origins.
         Command::Config { action } => config::config(&source, action),
         Command::Check { format } => check::check(&source.load()?, format).await,
         Command::FetchKey => fetch_key::fetch_key(&source.load()?).await,
