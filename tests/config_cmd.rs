@@ -14,6 +14,7 @@ const SECRETS: &[&str] = &[
     "HEADERSECRET",
     "ROUTINGSECRET",
     "FILESECRET",
+    "ENDPOINTSECRET",
 ];
 
 const MAIN: &str = r#"
@@ -254,12 +255,33 @@ fn show_prints_toml_the_daemon_reads_back_to_the_same_settings() {
 }
 
 #[test]
+fn tag_keys_of_any_shape_read_back() {
+    let c = Config::new(
+        MAIN,
+        &[(
+            "50-tags.toml",
+            "[activation.tags]\n\"two\\nlines\" = \"a\\nb\"\n\"sp ace:=+\" = \"y\"\n",
+        )],
+    );
+    let first = ok(c.run(&["config", "show"]));
+    let again = Config::new(&first, &[]);
+    let second = ok(again.run(&["config", "show"]));
+    assert_eq!(body(&second), body(&first));
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(again.run(&["config", "show", "--format", "json"]))).unwrap();
+    assert_eq!(json["settings"]["activation"]["tags"]["two\nlines"], "a\nb");
+    assert_eq!(json["settings"]["activation"]["tags"]["sp ace:=+"], "y");
+}
+
+#[test]
 fn no_secret_in_any_output() {
     let secrets = tempfile::tempdir().unwrap();
     let file = secrets.path().join("key");
     std::fs::write(&file, "ROUTINGSECRET-FILESECRET\n").unwrap();
     let alerts = format!(
         r#"
+[aws]
+endpoint_url = "http://user:ENDPOINTSECRET@127.0.0.1:1"
 [alerts]
 webhook = "https://hooks.example.com/T0/B0/WEBHOOKSECRET"
 [[alerts.destinations]]
@@ -299,7 +321,11 @@ routing_key_file = "{}"
     let copy = Config::new(&shown, &[]);
     let out = copy.run(&["config", "check"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("alerts.webhook"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(" = \"(redacted)\": "),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -60,10 +60,7 @@ fn read_secrets<'a>(
 ) -> Result<Vec<&'a SecretRef>, crate::config::ConfigError> {
     let mut unread = Vec::new();
     for d in destinations {
-        let refs = std::iter::once(&d.url)
-            .chain(&d.routing_key)
-            .chain(d.headers.iter().map(|(_, r)| r));
-        for r in refs {
+        for r in d.secrets() {
             match (&r.source, credentials) {
                 (SecretSource::File(SecretFile::Credential(_)), None) => unread.push(r),
                 _ => {

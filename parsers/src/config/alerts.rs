@@ -121,6 +121,7 @@ pub struct Resolved {
 impl Destination {
     /// Reads the destination's secret files (`credentials` is `$CREDENTIALS_DIRECTORY`).
     pub fn resolve(&self, credentials: Option<&Path>) -> Result<Resolved, ConfigError> {
+        // Everything `secrets` lists is read here: `config check` reads the same ones.
         Ok(Resolved {
             name: self.name.clone(),
             format: self.format,
@@ -137,6 +138,14 @@ impl Destination {
                 .collect::<Result<_, ConfigError>>()?,
             events: self.events.clone(),
         })
+    }
+
+    /// Every secret the destination holds: its URL, routing key and header values. What
+    /// [`Destination::resolve`] reads, and `config check` reads ahead of a start.
+    pub fn secrets(&self) -> impl Iterator<Item = &SecretRef> {
+        std::iter::once(&self.url)
+            .chain(&self.routing_key)
+            .chain(self.headers.iter().map(|(_, r)| r))
     }
 
     /// Whether `event` goes to this destination.
@@ -303,10 +312,10 @@ fn inline(s: Sourced<String>, key: &'static str, shape: Shape) -> Result<SecretR
     })
 }
 
-/// A `*_file` key, checked for its form now and read later.
+/// A `*_file` key, checked for its form now and read later. A value that is neither a path nor
+/// a credential name is never quoted: it may be the secret itself, written in the wrong key.
 fn file(s: Sourced<String>, key: &'static str, shape: Shape) -> Result<SecretRef, ConfigError> {
-    let f =
-        SecretFile::parse(&s.value).map_err(|p| invalid(&s, key, format!("{:?}", s.value), p))?;
+    let f = SecretFile::parse(&s.value).map_err(|p| invalid(&s, key, "(not shown)".into(), p))?;
     Ok(SecretRef {
         source: SecretSource::File(f),
         shape,

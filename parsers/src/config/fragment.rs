@@ -337,6 +337,12 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
+/// Whether a dotted key as written (`alerts.webhook`, `"alerts".x`, `alerts`) is in `[alerts]`.
+fn under_alerts(key: &str) -> bool {
+    let first = key.split('.').next().unwrap_or_default();
+    first.trim().trim_matches(|c| c == '"' || c == '\'').trim() == "alerts"
+}
+
 /// serde's `string "…"` (the value it refused) as `a string`.
 fn unquote_strings(message: &str) -> String {
     let re = regex_lite::Regex::new(r#"string "(?:[^"\\]|\\.)*""#).expect("valid pattern");
@@ -352,12 +358,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Fragment, ConfigError> {
             .message()
             .trim()
             .replace("expected i64", "expected an integer");
-        if let Some(key) = e.span().and_then(|_| key_at(text, start)) {
-            // Any value under [alerts] may be a secret (a webhook URL, a header): a type error
-            // says what was given, not what it was.
-            if key.starts_with("alerts.") {
-                message = unquote_strings(&message);
-            }
+        let key = e.span().and_then(|_| key_at(text, start));
+        // Any value under [alerts] may be a secret (a webhook URL, a header): a type error
+        // says what was given, not what it was. However the table is spelled (`["alerts"]`,
+        // `alerts = { … }`, dotted keys), and when the key cannot be told at all.
+        if key.as_deref().is_none_or(under_alerts) {
+            message = unquote_strings(&message);
+        }
+        if let Some(key) = key {
             message = format!("{key}: {message}");
         }
         ConfigError::Parse {
@@ -499,9 +507,12 @@ mod tests {
             "[alerts]\ndestinations = \"https://hooks.example/T/B/SECRET\"\n",
             "[[alerts.destinations]]\nheaders = \"Bearer SECRET\\\"x\"\n",
             "[[alerts.destinations]]\nevents = \"SECRET\"\n",
+            "[\"alerts\"]\ndestinations = \"https://hooks.example/T/B/SECRET\"\n",
+            "alerts = { destinations = \"https://hooks.example/T/B/SECRET\" }\n",
+            "alerts.destinations = \"https://hooks.example/T/B/SECRET\"\n",
         ] {
             let msg = parse(Path::new("/x.toml"), text).unwrap_err().to_string();
-            assert!(msg.contains("alerts.") && msg.contains("a string"), "{msg}");
+            assert!(msg.contains("alerts") && msg.contains("a string"), "{msg}");
             assert!(!msg.contains("SECRET"), "{msg}");
         }
     }

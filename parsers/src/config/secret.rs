@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use super::{ConfigError, Origin};
 use crate::redact::redact_url;
 
+/// What `config show` prints instead of a secret. Refused as a secret's value, so a copy of its
+/// output fails validation at that key instead of posting with a placeholder.
+pub const REDACTED: &str = "(redacted)";
+
 /// A credential file larger than this is a mistake (a whole bundle named instead of one
 /// secret): webhook URLs and tokens are well under a kilobyte.
 pub const MAX_SECRET_FILE: u64 = 64 * 1024;
@@ -56,6 +60,12 @@ impl Shape {
         if v.is_empty() {
             return Err("is empty".into());
         }
+        if v == REDACTED {
+            return Err(format!(
+                "{REDACTED} is what `config show` prints for a secret, not one: write the \
+                 secret in a file and name it in the *_file key"
+            ));
+        }
         match self {
             Shape::Url => {
                 let uri: http::Uri = super::values::http_url(v)?
@@ -99,16 +109,24 @@ pub enum SecretFile {
 }
 
 impl SecretFile {
-    /// Parses a `*_file` value: an absolute path or a bare name.
+    /// Parses a `*_file` value: an absolute path or a bare name. Names are held to letters,
+    /// digits and `_.@-` (systemd takes more, but `LoadCredential=NAME:PATH` cannot hold `:`):
+    /// a URL, a `Bearer …` header or any value with spaces is refused as no name at all.
     pub(super) fn parse(v: &str) -> Result<SecretFile, String> {
+        let name = (1..=255).contains(&v.len())
+            && v != "."
+            && v != ".."
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '@' | '-'));
         if v.starts_with('/') {
             Ok(SecretFile::Path(PathBuf::from(v)))
-        } else if !v.is_empty() && !v.contains('/') && v != "." && v != ".." {
+        } else if name {
             Ok(SecretFile::Credential(v.to_string()))
         } else {
             Err(
-                "expected an absolute path, or a bare credential name that systemd's \
-                 LoadCredential= puts in $CREDENTIALS_DIRECTORY"
+                "expected an absolute path, or a bare credential name (letters, digits, _ . @ -) \
+                 that systemd's LoadCredential= puts in $CREDENTIALS_DIRECTORY; the value itself \
+                 is not shown, in case it is the secret"
                     .into(),
             )
         }

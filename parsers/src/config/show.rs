@@ -11,11 +11,8 @@ use std::time::Duration;
 use toml::Value;
 
 use super::alerts::{Destination, PAGERDUTY_EVENTS_URL};
+pub use super::secret::REDACTED;
 use super::{Instance, Merged, MergedDestination, Origin, Settings, Sourced};
-
-/// What stands in for a secret. Not a valid URL, token or header value: a copy of the output
-/// used as a configuration fails validation at that key instead of posting to nowhere.
-pub const REDACTED: &str = "(redacted)";
 
 /// The configuration, section by section, in the order of the configuration reference.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,10 +177,22 @@ fn aws(s: &Settings, m: &Merged) -> Section {
         )
         .key(
             "endpoint_url",
-            a.endpoint_url.as_ref().map(str),
+            a.endpoint_url.as_deref().map(endpoint_url),
             &m.aws_endpoint_url,
         );
     k.section("aws")
+}
+
+/// `aws.endpoint_url` as it is, unless it carries `user:password@` (the SDK would not use them,
+/// but they are credentials all the same).
+fn endpoint_url(url: &str) -> Value {
+    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
+    if authority.contains('@') {
+        str(REDACTED)
+    } else {
+        str(url)
+    }
 }
 
 fn activation(s: &Settings, m: &Merged) -> Section {
@@ -323,22 +332,21 @@ impl MergedDestination {
     }
 }
 
-/// A TOML key: bare when it can be, else a quoted string.
+/// A TOML key: bare when it can be, else a one-line quoted string (tag keys may hold spaces,
+/// `:` or even a line break).
 fn toml_key(k: &str) -> String {
-    let bare = !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if bare {
-        k.to_string()
-    } else {
-        str(k).to_string()
-    }
+    toml_edit::Key::new(k).display_repr().into_owned()
+}
+
+/// A path on one line: a file name with a line break must not start a line of the output.
+fn path_label(p: &std::path::Path) -> String {
+    p.display().to_string().escape_debug().to_string()
 }
 
 /// `file:line` of an origin, or `default`.
 pub fn origin_label(origin: Option<&Origin>) -> String {
     match origin {
-        Some(o) => format!("{}:{}", o.file.display(), o.line),
+        Some(o) => format!("{}:{}", path_label(&o.file), o.line),
         None => "default".into(),
     }
 }
@@ -351,7 +359,7 @@ impl Shown {
         let mut out =
             String::from("# datasync-warden configuration, merged from (a later file wins):\n");
         for f in &self.files {
-            out.push_str(&format!("#   {}\n", f.display()));
+            out.push_str(&format!("#   {}\n", path_label(f)));
         }
         if let Some(i) = &self.instance {
             out.push_str(&format!("# instance: {}\n", i.as_str()));

@@ -119,10 +119,37 @@ fn each_mistake_names_the_key_and_what_would_be_valid() {
             "[[alerts.destinations]]\nformat = \"json\"\nurl_file = \"a/b\"\n",
             &[
                 "alerts.destinations.url_file",
-                "\"a/b\"",
+                "(not shown)",
                 "absolute path",
                 "LoadCredential=",
             ],
+        ),
+        // A secret written in a *_file key: refused as no file name, and not quoted.
+        (
+            "[[alerts.destinations]]\nformat = \"json\"\nurl_file = \"https://hooks.example/T/SECRET\"\n",
+            &["alerts.destinations.url_file", "(not shown)"],
+        ),
+        (
+            "[[alerts.destinations]]\nformat = \"pagerduty\"\nrouting_key_file = \"Bearer SECRET\"\n",
+            &["alerts.destinations.routing_key_file", "(not shown)"],
+        ),
+        (
+            "[[alerts.destinations]]\nformat = \"json\"\nurl = \"https://h/x\"\nheader_files = { A = \"k=SECRET\" }\n",
+            &["alerts.destinations.header_files", "(not shown)"],
+        ),
+        // config show's placeholder is no secret: a copy of its output fails here.
+        (
+            "[[alerts.destinations]]\nformat = \"pagerduty\"\nrouting_key = \"(redacted)\"\n",
+            &["alerts.destinations.routing_key", "config show"],
+        ),
+        (
+            "[[alerts.destinations]]\nformat = \"json\"\nurl = \"https://h/x\"\nheaders = { A = \"(redacted)\" }\n",
+            &["alerts.destinations.headers", "config show"],
+        ),
+        // Type errors however [alerts] is spelled.
+        (
+            "[\"alerts\"]\ndestinations = \"https://hooks.example/T/SECRET\"\n",
+            &["a string"],
         ),
         (
             "[[alerts.destinations]]\nformat = \"json\"\nurl = \"https://u:SECRET@h/x\"\n",
