@@ -206,6 +206,8 @@ instances_after_remove() {
     eq "instance $n after dpkg -r" "$(iprop "$n" ActiveState)" inactive
     ct test -f "/var/lib/private/datasync-warden-$n/state.json" || fail "instance $n's state removed by dpkg -r"
   done
+  # Not ours: purge must leave it.
+  ct sh -c 'mkdir -p /var/lib/datasync-warden-backup && echo keep >/var/lib/datasync-warden-backup/notes'
   ok "dpkg -r: both instances stopped, their states kept"
 }
 
@@ -217,5 +219,6 @@ instances_after_purge() {
     ct test -e "/var/lib/datasync-warden-$n" -o -L "/var/lib/datasync-warden-$n" && fail "/var/lib/datasync-warden-$n left after purge"
     ct test -e "/etc/systemd/system/multi-user.target.wants/$(iunit "$n")" && fail "enablement of $(iunit "$n") left after purge"
   done
-  ok "dpkg -P: instance states and enablement removed"
+  ct test -f /var/lib/datasync-warden-backup/notes || fail "purge removed /var/lib/datasync-warden-backup, which is not the package's"
+  ok "dpkg -P: instance states and enablement removed; an unrelated /var/lib/datasync-warden-backup kept"
 }
