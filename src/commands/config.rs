@@ -2,7 +2,6 @@
 //! the files alone (no network call, no state file, no lock), so a Packer build, an
 //! `ExecStartPre=` or an operator can run them anywhere.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -13,9 +12,6 @@ use crate::cli::{ConfigAction, ShowFormat};
 use crate::config::alerts::Destination;
 use crate::config::secret::{SecretFile, SecretRef, SecretSource};
 use crate::config::{Shown, Source, origin_label};
-
-/// The environment variable systemd's `LoadCredential=` sets.
-const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
 
 pub(super) fn config(source: &Source, action: ConfigAction) -> Result<ExitCode> {
     let (settings, shown) = source.show()?;
@@ -31,7 +27,8 @@ pub(super) fn config(source: &Source, action: ConfigAction) -> Result<ExitCode> 
             emit(&text)?;
         }
         ConfigAction::Check => {
-            let credentials = std::env::var_os(CREDENTIALS_DIRECTORY).map(PathBuf::from);
+            // Where the daemon would look: the same environment, read the same way.
+            let credentials = crate::daemon::Environment::from_process().credentials_dir;
             let unread = read_secrets(&settings.alerts.destinations, credentials.as_deref())
                 .context("failed to read a secret the configuration names")?;
             let instance = match &settings.instance {

@@ -105,6 +105,8 @@ impl Shown {
         }
         sections.push(alerts.section("alerts"));
         for d in &s.alerts.destinations {
+            // `alerts.webhook` became a destination named after it, declared where the key is:
+            // shown above as the key it was written as, not as a table it never was.
             if Some(&d.origin) == webhook.as_ref() && d.name == "webhook" {
                 continue;
             }
@@ -289,6 +291,7 @@ fn destination(d: &Destination, table: Option<&MergedDestination>) -> Section {
     } else if t.routing_key.is_some() {
         k.key("routing_key", Some(str(REDACTED)), &t.routing_key);
     }
+    // Inline header values are secrets; header_files values name files. One loop, two views.
     let redacted = |_: &String| str(REDACTED);
     let as_written = |v: &String| str(v);
     for (key, map, value) in [
