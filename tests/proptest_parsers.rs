@@ -445,6 +445,16 @@ fn value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// `v` with `SECRET` in every string it holds, as a webhook URL or a header value would be.
+fn planted(v: &Value) -> Value {
+    match v {
+        Value::Str(s) => Value::Str(format!("https://h/{s}SECRET?a=1")),
+        Value::Array(items) => Value::Array(items.iter().map(planted).collect()),
+        Value::Table(kv) => Value::Table(kv.iter().map(|(k, v)| (k.clone(), planted(v))).collect()),
+        other => other.clone(),
+    }
+}
+
 /// A value that has the key's type, with arbitrary content.
 fn right_type(kind: Kind) -> BoxedStrategy<Value> {
     let strings = prop::collection::vec(any::<String>().prop_map(Value::Str), 0..4);
@@ -553,6 +563,36 @@ proptest! {
         match config::from_str(Path::new(PATH), &text) {
             Ok(_) => prop_assert!(false, "accepted {dotted} = {}\n{text}", v.toml()),
             Err(e) => assert_names_key(&text, line, &dotted, &e)?,
+        }
+    }
+
+    #[test]
+    fn no_error_under_alerts_quotes_a_value(
+        (table, key, kind) in prop::sample::select(KEYS)
+            .prop_filter("under [alerts]", |(t, _, _)| t.starts_with("alerts")),
+        // Often a string first, so that a wrong element is on a continuation line.
+        v in prop_oneof![
+            value(),
+            value().prop_map(|v| Value::Array(vec![Value::Str("json".into()), v])),
+        ],
+        header_comment in any::<bool>(),
+        multi_line in any::<bool>(),
+    ) {
+        prop_assume!(!v.kind_ok(kind));
+        let (text, _) = splice(table, key, &planted(&v));
+        // A comment after each table header, each array or table element on a line of its own:
+        // no line's text before '=' may pass for the key.
+        let text = if header_comment {
+            text.lines()
+                .map(|l| if l.starts_with('[') { format!("{l} # paging\n") } else { format!("{l}\n") })
+                .collect()
+        } else {
+            text
+        };
+        let text = if multi_line { text.replace(", ", ",\n  ") } else { text };
+        if let Err(e) = config::from_str(Path::new(PATH), &text) {
+            let msg = e.to_string();
+            prop_assert!(!msg.contains("SECRET"), "{msg}\n{text}");
         }
     }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::ConfigError;
+use super::{ConfigError, parse_error};
 
 /// Where a configuration value came from: file, line and column (1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,37 +318,6 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
-/// The dotted key set on the line holding `offset` (`table.key`), for type errors that the
-/// TOML parser reports with a position only.
-fn key_at(text: &str, offset: usize) -> Option<String> {
-    let offset = boundary(text, offset);
-    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let line = text[line_start..].lines().next()?;
-    let key = line.split_once('=')?.0.trim();
-    let table = text[..line_start]
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['))
-        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-    Some(match table {
-        Some(t) if !t.is_empty() => format!("{t}.{key}"),
-        _ => key.to_string(),
-    })
-}
-
-/// Whether a dotted key as written (`alerts.webhook`, `"alerts".x`, `alerts`) is in `[alerts]`.
-fn under_alerts(key: &str) -> bool {
-    let first = key.split('.').next().unwrap_or_default();
-    first.trim().trim_matches(|c| c == '"' || c == '\'').trim() == "alerts"
-}
-
-/// serde's `string "…"` (the value it refused) as `a string`.
-fn unquote_strings(message: &str) -> String {
-    let re = regex_lite::Regex::new(r#"string "(?:[^"\\]|\\.)*""#).expect("valid pattern");
-    re.replace_all(message, "a string").into_owned()
-}
-
 /// Parses one fragment; errors carry the file, line and column.
 pub fn parse(path: &Path, text: &str) -> Result<Fragment, ConfigError> {
     toml::from_str(text).map_err(|e| {
@@ -358,12 +327,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Fragment, ConfigError> {
             .message()
             .trim()
             .replace("expected i64", "expected an integer");
-        let key = e.span().and_then(|_| key_at(text, start));
+        let key = e.span().and_then(|_| parse_error::key_at(text, start));
         // Any value under [alerts] may be a secret (a webhook URL, a header): a type error
         // says what was given, not what it was. However the table is spelled (`["alerts"]`,
         // `alerts = { … }`, dotted keys), and when the key cannot be told at all.
-        if key.as_deref().is_none_or(under_alerts) {
-            message = unquote_strings(&message);
+        if key.as_deref().is_none_or(parse_error::under_alerts) {
+            message = parse_error::unquote_strings(&message);
         }
         if let Some(key) = key {
             message = format!("{key}: {message}");
@@ -471,7 +440,6 @@ mod tests {
         for offset in 0..t.len() + 3 {
             let (line, _) = line_column(t, offset);
             assert!(line <= 3);
-            let _ = key_at(t, offset);
         }
         assert_eq!(
             line_column(t, 6),
@@ -510,6 +478,9 @@ mod tests {
             "[\"alerts\"]\ndestinations = \"https://hooks.example/T/B/SECRET\"\n",
             "alerts = { destinations = \"https://hooks.example/T/B/SECRET\" }\n",
             "alerts.destinations = \"https://hooks.example/T/B/SECRET\"\n",
+            "[alerts] # paging\ndestinations = \"https://hooks.example/T/B/SECRET\"\n",
+            "[\"alerts\"] # x\ndestinations = \"https://hooks.example/T/B/SECRET\"\n",
+            "[alerts]\ndestinations = [\n  \"https://hooks.example/T/B/SECRET?a=1\",\n]\n",
         ] {
             let msg = parse(Path::new("/x.toml"), text).unwrap_err().to_string();
             assert!(msg.contains("alerts") && msg.contains("a string"), "{msg}");

@@ -7,6 +7,7 @@
 pub mod alerts;
 mod fragment;
 mod instance;
+mod parse_error;
 pub mod secret;
 mod settings;
 mod show;
