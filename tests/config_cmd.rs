@@ -280,8 +280,6 @@ fn no_secret_in_any_output() {
     std::fs::write(&file, "ROUTINGSECRET-FILESECRET\n").unwrap();
     let alerts = format!(
         r#"
-[aws]
-endpoint_url = "http://user:ENDPOINTSECRET@127.0.0.1:1"
 [alerts]
 webhook = "https://hooks.example.com/T0/B0/WEBHOOKSECRET"
 [[alerts.destinations]]
@@ -316,13 +314,23 @@ routing_key_file = "{}"
             assert!(all.contains("(redacted)"), "{args:?}:\n{all}");
         }
     }
+    // User info in aws.endpoint_url is refused, and the error does not quote it.
+    let endpoint = "[aws]\nendpoint_url = \"http://user:ENDPOINTSECRET@127.0.0.1:1\"\n";
+    let c2 = Config::new(MAIN, &[("60-aws.toml", endpoint)]);
+    for args in [&["config", "show"][..], &["config", "check"]] {
+        let out = c2.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let all = stdout(&out) + &stderr(&out);
+        assert!(all.contains("aws.endpoint_url"), "{args:?}:\n{all}");
+        assert!(!all.contains("ENDPOINTSECRET"), "{args:?}:\n{all}");
+    }
     // A redacted value does not pass for a configuration: it fails at that key.
     let shown = ok(c.run(&["config", "show"]));
     let copy = Config::new(&shown, &[]);
     let out = copy.run(&["config", "check"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains(" = \"(redacted)\": "),
+        stderr(&out).contains("(redacted) is what `config show` prints for a secret"),
         "{}",
         stderr(&out)
     );

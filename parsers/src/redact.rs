@@ -36,6 +36,13 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// Whether `url` carries user info (`user:password@`) before its host, by its text alone, so
+/// that a value too malformed to parse is still treated as holding a credential.
+pub fn has_user_info(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())].contains('@')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -188,9 +188,7 @@ fn aws(s: &Settings, m: &Merged) -> Section {
 /// `aws.endpoint_url` as it is, unless it carries `user:password@` (the SDK would not use them,
 /// but they are credentials all the same).
 fn endpoint_url(url: &str) -> Value {
-    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
-    if authority.contains('@') {
+    if crate::redact::has_user_info(url) {
         str(REDACTED)
     } else {
         str(url)

@@ -67,7 +67,11 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "aws",
         "endpoint_url",
-        &["\"ftp://x\"", "\"http://127.0.0.1:1\""],
+        &[
+            "\"ftp://x\"",
+            "\"http://u:SECRET@127.0.0.1:1\"",
+            "\"http://127.0.0.1:1\"",
+        ],
     ),
     (
         "activation",
@@ -201,4 +205,24 @@ fn defaults_are_todays() {
     )
     .unwrap();
     golden("defaults.golden", &format!("{s:#?}\n"));
+}
+
+#[test]
+fn user_info_in_the_endpoint_url_is_refused_unquoted() {
+    for url in [
+        "http://u:SECRET@127.0.0.1:1",
+        "ftp://u:SECRET@h",
+        "u:SECRET@h",
+        "https://SECRET@h/p",
+        "http://u:SECRET@[::1",
+    ] {
+        let text = format!(
+            "[agent]\nname = \"n\"\n[endpoint]\nregion = \"eu-west-1\"\n[aws]\nendpoint_url = \"{url}\"\n"
+        );
+        let msg = from_str(Path::new("/c.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("aws.endpoint_url"), "{msg}");
+        assert!(!msg.contains("SECRET"), "{url}: {msg}");
+    }
 }

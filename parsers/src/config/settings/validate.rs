@@ -223,6 +223,22 @@ fn endpoint(
     })
 }
 
+/// `aws.endpoint_url`. User info (`user:password@`) is refused, and the value then never
+/// quoted: the SDK would not use it, but it is a credential all the same.
+fn endpoint_url(src: Option<Sourced<String>>) -> Result<Option<String>, ConfigError> {
+    match src {
+        Some(s) if crate::redact::has_user_info(&s.value) => Err(invalid(
+            &s,
+            "aws.endpoint_url",
+            crate::config::secret::REDACTED.to_string(),
+            "user:password@ is not used by the AWS SDK, and would be a credential in the \
+             configuration: remove it (credentials come from the instance role or [aws] profile)"
+                .into(),
+        )),
+        src => opt(src, "aws.endpoint_url", http_url),
+    }
+}
+
 /// `[aws]`
 fn aws(m: &mut Merged) -> Result<AwsSettings, ConfigError> {
     Ok(AwsSettings {
@@ -239,7 +255,7 @@ fn aws(m: &mut Merged) -> Result<AwsSettings, ConfigError> {
             "aws.external_id",
             ExternalId::parse,
         )?,
-        endpoint_url: opt(m.aws_endpoint_url.take(), "aws.endpoint_url", http_url)?,
+        endpoint_url: endpoint_url(m.aws_endpoint_url.take())?,
     })
 }
 
