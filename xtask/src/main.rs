@@ -134,7 +134,9 @@ The unit: Type=notify, WatchdogSec=60s, DynamicUser=yes, sandboxed. Override wit
 The configuration of instance \fINAME\fR (\fB\-\-instance\fR \fINAME\fR, the template unit
 \fBdatasync\-warden@\fR\fINAME\fR\fB.service\fR), one per agent when a host watches several.
 Under an instance \fBhealth.listen\fR is required, \fBstate.dir\fR defaults to
-\fI/var/lib/datasync-warden-NAME\fR and \fBagent.name\fR to \fIhostname\fR\-\fINAME\fR.
+\fI/var/lib/datasync-warden-NAME\fR (the main unit's or another instance's is refused) and
+\fBagent.name\fR to \fIhostname\fR\-\fINAME\fR. \fINAME\fR is not \fIcredentials\fR or
+\fIenvironment\fR.
 .TP
 .I /usr/lib/systemd/system/datasync-warden@.service
 The template unit, one instance per agent, hardened as the main unit; not enabled by the package:

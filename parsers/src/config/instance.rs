@@ -10,14 +10,27 @@ use std::path::PathBuf;
 /// the agent name (`<hostname>-NAME`, at most 256 characters) and log lines readable.
 pub const MAX_INSTANCE_LEN: usize = 64;
 
+/// Names of `/etc/datasync-warden/` entries the main unit and the README already use: an
+/// instance of that name would take the directory (its `ConfigurationDirectory=`) and turn
+/// the main unit's `EnvironmentFile=` into a directory it silently skips, or live inside the
+/// root-only credentials store.
+pub const RESERVED_NAMES: &[&str] = &["credentials", "environment"];
+
 /// A validated instance name: 1–64 of `A-Z a-z 0-9 _ -`, starting with a letter or digit, so it
-/// is safe as a path component, a systemd instance (`%i` needs no escaping) and in an agent name.
+/// is safe as a path component, a systemd instance (`%i` needs no escaping) and in an agent name;
+/// not one of [`RESERVED_NAMES`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance(String);
 
 impl Instance {
     /// Parses an instance name; the error says what would be valid.
     pub fn parse(s: &str) -> Result<Instance, String> {
+        if RESERVED_NAMES.contains(&s) {
+            return Err(format!(
+                "\"{s}\" is reserved: /etc/datasync-warden/{s} belongs to the main unit; \
+                 pick another name, e.g. \"a\" or \"site-b\""
+            ));
+        }
         let first_ok = s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
         let rest_ok = s
             .chars()
@@ -42,6 +55,21 @@ impl Instance {
     /// `config.d/` beside it (the template unit's `ConfigurationDirectory=datasync-warden/%i`).
     pub fn config_path(&self) -> PathBuf {
         PathBuf::from(format!("/etc/datasync-warden/{}/config.toml", self.0))
+    }
+
+    /// Whether `dir` is at or under the main unit's state or another instance's, in
+    /// `/var/lib` or behind `DynamicUser=` in `/var/lib/private`: sharing one would monitor
+    /// the other's agent (or fight over its lock), and the unit's sandbox cannot write there.
+    pub fn is_others_state(&self, dir: &std::path::Path) -> bool {
+        let dir: PathBuf = dir.components().collect();
+        let own = format!("datasync-warden-{}", self.0);
+        ["/var/lib", "/var/lib/private"].iter().any(|base| {
+            let Ok(rest) = dir.strip_prefix(base) else {
+                return false;
+            };
+            let first = rest.iter().next().and_then(|c| c.to_str()).unwrap_or("");
+            first == "datasync-warden" || (first.starts_with("datasync-warden-") && first != own)
+        })
     }
 
     /// The default `state.dir`: `/var/lib/datasync-warden-NAME` (the template unit's
@@ -85,6 +113,46 @@ mod tests {
             let e = Instance::parse(bad).unwrap_err();
             assert!(e.contains("letters, digits"), "{bad:?}: {e}");
         }
+    }
+
+    #[test]
+    fn names_of_the_main_units_files_are_reserved() {
+        for name in RESERVED_NAMES {
+            let e = Instance::parse(name).unwrap_err();
+            assert!(e.contains("reserved") && e.contains(name), "{name}: {e}");
+        }
+        assert!(Instance::parse("credentials-2").is_ok());
+    }
+
+    #[test]
+    fn the_main_units_and_other_instances_state_is_refused() {
+        let with = |dir: &str| {
+            format!("{MINIMAL}[health]\nlisten = \"127.0.0.1:9418\"\n[state]\ndir = \"{dir}\"\n")
+        };
+        for dir in [
+            "/var/lib/datasync-warden",
+            "/var/lib/datasync-warden/",
+            "/var/lib//datasync-warden/sub",
+            "/var/lib/datasync-warden-a",
+            "/var/lib/private/datasync-warden",
+            "/var/lib/private/datasync-warden-c",
+        ] {
+            let e = settings(&with(dir), Some("b")).unwrap_err().to_string();
+            assert!(
+                e.contains("state.dir") && e.contains("instance b"),
+                "{dir}: {e}"
+            );
+        }
+        for dir in [
+            "/var/lib/datasync-warden-b",
+            "/var/lib/private/datasync-warden-b/x",
+            "/srv/b",
+        ] {
+            assert!(settings(&with(dir), Some("b")).is_ok(), "{dir}");
+        }
+        // The main unit may keep its state anywhere.
+        let main = format!("{MINIMAL}[state]\ndir = \"/var/lib/datasync-warden-a\"\n");
+        assert!(settings(&main, None).is_ok());
     }
 
     const MINIMAL: &str = "[endpoint]\nregion = \"eu-west-1\"\n";

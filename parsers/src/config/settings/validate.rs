@@ -393,12 +393,14 @@ fn state(
     src: Option<Sourced<String>>,
     instance: Option<&Instance>,
 ) -> Result<StateSettings, ConfigError> {
-    let dir = opt(src, "state.dir", |v| {
-        if v.starts_with('/') {
-            Ok(PathBuf::from(v))
-        } else {
-            Err("expected an absolute path".into())
-        }
+    let dir = opt(src, "state.dir", |v| match instance {
+        _ if !v.starts_with('/') => Err("expected an absolute path".into()),
+        Some(i) if i.is_others_state(std::path::Path::new(v)) => Err(format!(
+            "instance {i} keeps its own state in {} (the default: remove the key); this one \
+             is the main unit's or another instance's",
+            i.state_dir().display()
+        )),
+        _ => Ok(PathBuf::from(v)),
     })?;
     Ok(StateSettings {
         dir: dir.unwrap_or_else(|| match instance {
