@@ -206,8 +206,12 @@ instances_after_remove() {
     eq "instance $n after dpkg -r" "$(iprop "$n" ActiveState)" inactive
     ct test -f "/var/lib/private/datasync-warden-$n/state.json" || fail "instance $n's state removed by dpkg -r"
   done
-  # Not ours: purge must leave it.
-  ct sh -c 'mkdir -p /var/lib/datasync-warden-backup && echo keep >/var/lib/datasync-warden-backup/notes'
+  # Not ours, purge must leave them: an operator's copy of a's state (state.json and all) and
+  # another DynamicUser unit's state whose name starts like an instance's.
+  ct sh -c 'cp -a /var/lib/private/datasync-warden-a /var/lib/datasync-warden-backup &&
+    mkdir -p /var/lib/private/datasync-warden-exporter && echo keep >/var/lib/private/datasync-warden-exporter/data'
+  # b no longer enabled: purge still knows it from /etc/datasync-warden/b/.
+  ct systemctl disable --quiet "$(iunit b)"
   ok "dpkg -r: both instances stopped, their states kept"
 }
 
@@ -219,6 +223,7 @@ instances_after_purge() {
     ct test -e "/var/lib/datasync-warden-$n" -o -L "/var/lib/datasync-warden-$n" && fail "/var/lib/datasync-warden-$n left after purge"
     ct test -e "/etc/systemd/system/multi-user.target.wants/$(iunit "$n")" && fail "enablement of $(iunit "$n") left after purge"
   done
-  ct test -f /var/lib/datasync-warden-backup/notes || fail "purge removed /var/lib/datasync-warden-backup, which is not the package's"
-  ok "dpkg -P: instance states and enablement removed; an unrelated /var/lib/datasync-warden-backup kept"
+  ct test -f /var/lib/datasync-warden-backup/state.json || fail "purge removed /var/lib/datasync-warden-backup (a copy of a's state), which is not the package's"
+  ct test -f /var/lib/private/datasync-warden-exporter/data || fail "purge removed /var/lib/private/datasync-warden-exporter, another unit's state"
+  ok "dpkg -P: the states of instances a (enabled) and b (disabled, configured) and their enablement removed; a copy of a's state in /var/lib/datasync-warden-backup and another unit's /var/lib/private/datasync-warden-exporter kept"
 }
