@@ -69,7 +69,7 @@ const DETAILS: &[(&str, &str)] = &[
         "config check",
         "Validate the configuration as \\fBrun\\fR does at start, including the content of every \
          secret file it names (a bare credential name only when \\fB$CREDENTIALS_DIRECTORY\\fR is \
-         set), without any network call; print \\fIconfiguration OK: FILES\\fR and exit 0, or \
+         set), without any network call; print \\fIconfiguration OK: FILES\\fR (\\fIconfiguration OK (instance NAME): FILES\\fR for an instance) and exit 0, or \
          exit 2 naming the file, line and key. For image pipelines, before a reload, and as \\fBExecStartPre=\\fR in a unit \
          of your own (the shipped units need none: \\fBrun\\fR validates first).",
     ),
