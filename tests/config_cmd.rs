@@ -424,6 +424,31 @@ fn check_reads_credentials_when_systemd_provides_them() {
 }
 
 #[test]
+fn check_notes_a_secret_file_the_dynamic_user_cannot_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let secrets = tempfile::tempdir().unwrap();
+    let hook = secrets.path().join("hook");
+    std::fs::write(&hook, "https://hooks.example.com/FILESECRET\n").unwrap();
+    let fragment = format!(
+        "[[alerts.destinations]]\nformat = \"json\"\nurl_file = \"{}\"\n",
+        hook.display()
+    );
+    let c = Config::new(MAIN, &[("60-alerts.toml", &fragment)]);
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = ok(c.run(&["config", "check"]));
+    let note = format!(
+        "note: alerts.destinations.url_file = \"{}\" is not readable by others",
+        hook.display()
+    );
+    let load = format!("LoadCredential=NAME:{} ", hook.display());
+    assert!(out.contains(&note) && out.contains(&load), "{out}");
+    assert!(!out.contains("FILESECRET"), "{out}");
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = ok(c.run(&["config", "check"]));
+    assert!(!out.contains("note:"), "{out}");
+}
+
+#[test]
 fn neither_command_touches_the_network() {
     // The agent and the AWS endpoint are listeners that would see any connection.
     let agent = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -29,18 +29,29 @@ pub(super) fn config(source: &Source, action: ConfigAction) -> Result<ExitCode> 
         ConfigAction::Check => {
             // Where the daemon would look: the same environment, read the same way.
             let credentials = crate::daemon::Environment::from_process().credentials_dir;
-            let unread = read_secrets(&settings.alerts.destinations, credentials.as_deref())
+            let read = read_secrets(&settings.alerts.destinations, credentials.as_deref())
                 .context("failed to read a secret the configuration names")?;
             let instance = match &settings.instance {
                 Some(i) => format!(" (instance {})", i.as_str()),
                 None => String::new(),
             };
             let mut text = format!("configuration OK{instance}: {}\n", settings.files);
-            for r in unread {
+            for r in read.unread {
                 text.push_str(&format!(
                     "note: {} = {} is a systemd credential, read when the service starts \
                      ($CREDENTIALS_DIRECTORY is not set here)\n",
                     r.key, r.written
+                ));
+            }
+            for (r, path) in read.private {
+                text.push_str(&format!(
+                    "note: {} = {} is not readable by others: read here, but the shipped units \
+                     run as a dynamic user, which cannot read it; pass it with \
+                     LoadCredential=NAME:{} and write NAME instead of the path (see the \
+                     README)\n",
+                    r.key,
+                    r.written,
+                    path.display()
                 ));
             }
             emit(&text)?;
@@ -49,24 +60,43 @@ pub(super) fn config(source: &Source, action: ConfigAction) -> Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads every secret file the destinations name, as the daemon does at start, and returns
-/// the credentials that cannot be read here because `$CREDENTIALS_DIRECTORY` is not set.
+/// What [`read_secrets`] could not vouch for.
+struct Read<'a> {
+    /// Credentials that cannot be read here: `$CREDENTIALS_DIRECTORY` is not set.
+    unread: Vec<&'a SecretRef>,
+    /// Files read here (as their owner, or as root) that others may not read: the service's
+    /// dynamic user, neither owner nor group, could not.
+    private: Vec<(&'a SecretRef, &'a std::path::Path)>,
+}
+
+/// Reads every secret file the destinations name, as the daemon does at start.
 fn read_secrets<'a>(
     destinations: &'a [Destination],
     credentials: Option<&std::path::Path>,
-) -> Result<Vec<&'a SecretRef>, crate::config::ConfigError> {
-    let mut unread = Vec::new();
+) -> Result<Read<'a>, crate::config::ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut read = Read {
+        unread: Vec::new(),
+        private: Vec::new(),
+    };
     for d in destinations {
         for r in d.secrets() {
             match (&r.source, credentials) {
-                (SecretSource::File(SecretFile::Credential(_)), None) => unread.push(r),
+                (SecretSource::File(SecretFile::Credential(_)), None) => read.unread.push(r),
+                (SecretSource::File(SecretFile::Path(path)), _) => {
+                    r.read(credentials)?;
+                    let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
+                    if mode & 0o004 == 0 {
+                        read.private.push((r, path));
+                    }
+                }
                 _ => {
                     r.read(credentials)?;
                 }
             }
         }
     }
-    Ok(unread)
+    Ok(read)
 }
 
 /// `{"files", "instance", "settings"}`, and with `show_origin` `"origins"`: dotted key (with
