@@ -36,11 +36,11 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
-/// Whether `url` carries user info (`user:password@`) before its host, by its text alone, so
-/// that a value too malformed to parse is still treated as holding a credential.
+/// Whether an endpoint URL may carry user info (`user:password@`): any `@` at all, by the text
+/// alone. A password may hold `/`, `?` or `#` (base64 does), which would end the authority
+/// early for a parser, and an AWS endpoint URL has no other use for an `@`.
 pub fn has_user_info(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())].contains('@')
+    url.contains('@')
 }
 
 #[cfg(test)]

@@ -215,6 +215,9 @@ fn user_info_in_the_endpoint_url_is_refused_unquoted() {
         "u:SECRET@h",
         "https://SECRET@h/p",
         "http://u:SECRET@[::1",
+        "http://u:SEC/RET@h:1",
+        "http://u:1/SECRET@h",
+        "http://u:1?SECRET#@h",
     ] {
         let text = format!(
             "[agent]\nname = \"n\"\n[endpoint]\nregion = \"eu-west-1\"\n[aws]\nendpoint_url = \"{url}\"\n"

@@ -223,16 +223,17 @@ fn endpoint(
     })
 }
 
-/// `aws.endpoint_url`. User info (`user:password@`) is refused, and the value then never
-/// quoted: the SDK would not use it, but it is a credential all the same.
+/// `aws.endpoint_url`. User info (`user:password@`, any `@`) is refused, and the value then
+/// never quoted: the SDK would not use it, but it is a credential all the same.
 fn endpoint_url(src: Option<Sourced<String>>) -> Result<Option<String>, ConfigError> {
     match src {
         Some(s) if crate::redact::has_user_info(&s.value) => Err(invalid(
             &s,
             "aws.endpoint_url",
             crate::config::secret::REDACTED.to_string(),
-            "user:password@ is not used by the AWS SDK, and would be a credential in the \
-             configuration: remove it (credentials come from the instance role or [aws] profile)"
+            "an '@' is user info (user:password@), which the AWS SDK does not use and which \
+             would be a credential in the configuration: remove it (credentials come from the \
+             instance role or [aws] profile)"
                 .into(),
         )),
         src => opt(src, "aws.endpoint_url", http_url),
