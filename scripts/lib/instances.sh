@@ -210,8 +210,13 @@ instances_after_remove() {
   # another DynamicUser unit's state whose name starts like an instance's.
   ct sh -c 'cp -a /var/lib/private/datasync-warden-a /var/lib/datasync-warden-backup &&
     mkdir -p /var/lib/private/datasync-warden-exporter && echo keep >/var/lib/private/datasync-warden-exporter/data'
-  # b no longer enabled: purge still knows it from /etc/datasync-warden/b/.
-  ct systemctl disable --quiet "$(iunit b)"
+  # b no longer enabled (the template is gone, so `systemctl disable` of systemd 252 would refuse:
+  # the link goes by hand): purge still knows b from /etc/datasync-warden/b/.
+  ct rm -f "/etc/systemd/system/multi-user.target.wants/$(iunit b)"
+  ct test -e "/etc/systemd/system/multi-user.target.wants/$(iunit b)" -o -L "/etc/systemd/system/multi-user.target.wants/$(iunit b)" &&
+    fail "$(iunit b) still enabled"
+  # A directory whose name has a space and an instance's name in it: not an instance, nor two.
+  ct sh -c 'mkdir -p "/etc/datasync-warden/a backup/config.d"'
   ok "dpkg -r: both instances stopped, their states kept"
 }
 
@@ -225,5 +230,5 @@ instances_after_purge() {
   done
   ct test -f /var/lib/datasync-warden-backup/state.json || fail "purge removed /var/lib/datasync-warden-backup (a copy of a's state), which is not the package's"
   ct test -f /var/lib/private/datasync-warden-exporter/data || fail "purge removed /var/lib/private/datasync-warden-exporter, another unit's state"
-  ok "dpkg -P: the states of instances a (enabled) and b (disabled, configured) and their enablement removed; a copy of a's state in /var/lib/datasync-warden-backup and another unit's /var/lib/private/datasync-warden-exporter kept"
+  ok "dpkg -P: the states of instances a (enabled) and b (disabled, configured) and their enablement removed; a copy of a's state in /var/lib/datasync-warden-backup , another unit's /var/lib/private/datasync-warden-exporter and, despite /etc/datasync-warden/a backup/, both kept"
 }
