@@ -230,5 +230,5 @@ instances_after_purge() {
   done
   ct test -f /var/lib/datasync-warden-backup/state.json || fail "purge removed /var/lib/datasync-warden-backup (a copy of a's state), which is not the package's"
   ct test -f /var/lib/private/datasync-warden-exporter/data || fail "purge removed /var/lib/private/datasync-warden-exporter, another unit's state"
-  ok "dpkg -P: the states of instances a (enabled) and b (disabled, configured) and their enablement removed; a copy of a's state in /var/lib/datasync-warden-backup , another unit's /var/lib/private/datasync-warden-exporter and, despite /etc/datasync-warden/a backup/, both kept"
+  ok "dpkg -P: the states of instances a (enabled) and b (disabled, configured) and their enablement removed; kept: a copy of a's state in /var/lib/datasync-warden-backup (despite a directory /etc/datasync-warden/a backup/) and another unit's /var/lib/private/datasync-warden-exporter"
 }
