@@ -445,10 +445,16 @@ fn value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// `v` with `SECRET` in every string it holds, as a webhook URL or a header value would be.
+/// A number no line, column or limit in an error message would be.
+const SECRET_NUMBER: i64 = 987_654_321_987;
+
+/// `v` with `SECRET` in every string it holds, as a webhook URL or a header value would be, and
+/// [`SECRET_NUMBER`] as every number (a header value or a routing key may be all digits).
 fn planted(v: &Value) -> Value {
     match v {
         Value::Str(s) => Value::Str(format!("https://h/{s}SECRET?a=1")),
+        Value::Int(_) => Value::Int(SECRET_NUMBER),
+        Value::Float(_) => Value::Float(SECRET_NUMBER as f64 + 0.5),
         Value::Array(items) => Value::Array(items.iter().map(planted).collect()),
         Value::Table(kv) => Value::Table(kv.iter().map(|(k, v)| (k.clone(), planted(v))).collect()),
         other => other.clone(),
@@ -593,6 +599,7 @@ proptest! {
         if let Err(e) = config::from_str(Path::new(PATH), &text) {
             let msg = e.to_string();
             prop_assert!(!msg.contains("SECRET"), "{msg}\n{text}");
+            prop_assert!(!msg.contains(&SECRET_NUMBER.to_string()), "{msg}\n{text}");
         }
     }
 

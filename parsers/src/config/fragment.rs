@@ -332,7 +332,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Fragment, ConfigError> {
         // says what was given, not what it was. However the table is spelled (`["alerts"]`,
         // `alerts = { … }`, dotted keys), and when the key cannot be told at all.
         if key.as_deref().is_none_or(parse_error::under_alerts) {
-            message = parse_error::unquote_strings(&message);
+            message = parse_error::unquote_values(&message);
         }
         if let Some(key) = key {
             message = format!("{key}: {message}");

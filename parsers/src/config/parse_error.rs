@@ -21,10 +21,24 @@ pub(super) fn under_alerts(path: &str) -> bool {
     path == "alerts" || path.starts_with("alerts.")
 }
 
-/// serde's `string "…"` (the value it refused) as `a string`.
-pub(super) fn unquote_strings(message: &str) -> String {
-    let re = regex_lite::Regex::new(r#"string "(?:[^"\\]|\\.)*""#).expect("valid pattern");
-    re.replace_all(message, "a string").into_owned()
+/// serde's quotes of the value it refused (`string "…"`, ``integer `…` ``, ``floating point
+/// `…` ``, ``boolean `…` ``, ``character `…` ``: serde's `Unexpected`) as its type alone, `a
+/// string`, `an integer`: a header's value may be all digits.
+pub(super) fn unquote_values(message: &str) -> String {
+    let re = regex_lite::Regex::new(
+        r#"string "(?:[^"\\]|\\.)*"|(integer|floating point|boolean|character) `[^`]*`"#,
+    )
+    .expect("valid pattern");
+    re.replace_all(message, |c: &regex_lite::Captures<'_>| {
+        match c.get(1).map(|m| m.as_str()) {
+            None => "a string",
+            Some("integer") => "an integer",
+            Some("floating point") => "a floating-point number",
+            Some("boolean") => "a boolean",
+            Some(_) => "a character",
+        }
+    })
+    .into_owned()
 }
 
 fn holds(span: Option<std::ops::Range<usize>>, offset: usize) -> bool {
@@ -127,6 +141,34 @@ mod tests {
             let _ = key_at(t, offset);
         }
         assert_eq!(key_at("not = = toml", 0), None);
+    }
+
+    #[test]
+    fn no_refused_value_is_quoted() {
+        for (message, want) in [
+            (
+                r#"invalid type: string "a\"b", expected u16"#,
+                "invalid type: a string, expected u16",
+            ),
+            (
+                "invalid type: integer `123456789012`, expected a string",
+                "invalid type: an integer, expected a string",
+            ),
+            (
+                "invalid type: floating point `1.5e9`, expected a string",
+                "invalid type: a floating-point number, expected a string",
+            ),
+            (
+                "invalid type: boolean `true`, expected a string",
+                "invalid type: a boolean, expected a string",
+            ),
+            (
+                "invalid type: sequence, expected a string",
+                "invalid type: sequence, expected a string",
+            ),
+        ] {
+            assert_eq!(unquote_values(message), want);
+        }
     }
 
     #[test]
