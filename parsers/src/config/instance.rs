@@ -150,6 +150,13 @@ mod tests {
         ] {
             assert!(settings(&with(dir), Some("b")).is_ok(), "{dir}");
         }
+        for dir in [
+            "/var/lib/datasync-warden-b/../datasync-warden",
+            "/var/lib/x/../datasync-warden-a",
+        ] {
+            let e = settings(&with(dir), Some("b")).unwrap_err().to_string();
+            assert!(e.contains("state.dir") && e.contains("'..'"), "{dir}: {e}");
+        }
         // The main unit may keep its state anywhere.
         let main = format!("{MINIMAL}[state]\ndir = \"/var/lib/datasync-warden-a\"\n");
         assert!(settings(&main, None).is_ok());

@@ -396,6 +396,13 @@ fn state(
 ) -> Result<StateSettings, ConfigError> {
     let dir = opt(src, "state.dir", |v| match instance {
         _ if !v.starts_with('/') => Err("expected an absolute path".into()),
+        // `..` would hide where the state really is, from the checks below and from a reader.
+        _ if std::path::Path::new(v)
+            .components()
+            .any(|c| c == std::path::Component::ParentDir) =>
+        {
+            Err("expected an absolute path without '..'".into())
+        }
         Some(i) if i.is_others_state(std::path::Path::new(v)) => Err(format!(
             "instance {i} keeps its own state in {} (the default: remove the key); this one \
              is the main unit's or another instance's",
