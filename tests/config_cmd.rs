@@ -426,26 +426,62 @@ fn check_reads_credentials_when_systemd_provides_them() {
 #[test]
 fn check_notes_a_secret_file_the_dynamic_user_cannot_read() {
     use std::os::unix::fs::PermissionsExt;
-    let secrets = tempfile::tempdir().unwrap();
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    // Outside /tmp (the units' PrivateTmp=) when the build directory allows it.
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let secrets = tempfile::tempdir_in(base).unwrap();
+    mode(secrets.path(), 0o755).unwrap();
     let hook = secrets.path().join("hook");
     std::fs::write(&hook, "https://hooks.example.com/FILESECRET\n").unwrap();
-    let fragment = format!(
-        "[[alerts.destinations]]\nformat = \"json\"\nurl_file = \"{}\"\n",
-        hook.display()
-    );
-    let c = Config::new(MAIN, &[("60-alerts.toml", &fragment)]);
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let out = ok(c.run(&["config", "check"]));
+    let fragment = |p: &Path| {
+        format!(
+            "[[alerts.destinations]]\nformat = \"json\"\nurl_file = \"{}\"\n",
+            p.display()
+        )
+    };
+    let c = Config::new(MAIN, &[("60-alerts.toml", &fragment(&hook))]);
+    let check = |c: &Config| {
+        let out = ok(c.run(&["config", "check"]));
+        assert!(!out.contains("FILESECRET"), "{out}");
+        out
+    };
     let note = format!(
-        "note: alerts.destinations.url_file = \"{}\" is not readable by others",
+        "note: alerts.destinations.url_file = \"{}\" is not readable by others (mode 0600)",
         hook.display()
     );
+    mode(&hook, 0o600).unwrap();
+    let out = check(&c);
     let load = format!("LoadCredential=NAME:{} ", hook.display());
     assert!(out.contains(&note) && out.contains(&load), "{out}");
-    assert!(!out.contains("FILESECRET"), "{out}");
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = ok(c.run(&["config", "check"]));
-    assert!(!out.contains("note:"), "{out}");
+    mode(&hook, 0o644).unwrap();
+    mode(secrets.path(), 0o700).unwrap();
+    let out = check(&c);
+    let closed = format!(
+        "is in {}, which others cannot enter",
+        secrets.path().display()
+    );
+    assert!(out.contains(&closed), "{out}");
+    mode(secrets.path(), 0o755).unwrap();
+    // A checkout in a home directory or /tmp gets the sandbox note instead (tested below).
+    let sandboxed = ["/home", "/root", "/tmp", "/var/tmp"]
+        .iter()
+        .any(|d| base.starts_with(d));
+    let all_open = hook
+        .ancestors()
+        .skip(1)
+        .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+    if !sandboxed && all_open {
+        let out = check(&c);
+        assert!(!out.contains("note:"), "{out}");
+    }
+    // In /tmp: readable by all, but not the file the unit sees there.
+    let tmp = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    let in_tmp = tmp.path().join("hook");
+    std::fs::write(&in_tmp, "https://hooks.example.com/x\n").unwrap();
+    mode(tmp.path(), 0o755).unwrap();
+    mode(&in_tmp, 0o644).unwrap();
+    let c = Config::new(MAIN, &[("60-alerts.toml", &fragment(&in_tmp))]);
+    assert!(check(&c).contains("(PrivateTmp=yes)"));
 }
 
 #[test]

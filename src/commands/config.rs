@@ -2,6 +2,7 @@
 //! the files alone (no network call, no state file, no lock), so a Packer build, an
 //! `ExecStartPre=` or an operator can run them anywhere.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -43,12 +44,11 @@ pub(super) fn config(source: &Source, action: ConfigAction) -> Result<ExitCode> 
                     r.key, r.written
                 ));
             }
-            for (r, path) in read.private {
+            for (r, path, why) in read.private {
                 text.push_str(&format!(
-                    "note: {} = {} is not readable by others: read here, but the shipped units \
-                     run as a dynamic user, which cannot read it; pass it with \
-                     LoadCredential=NAME:{} and write NAME instead of the path (see the \
-                     README)\n",
+                    "note: {} = {} {why}: read here, but the shipped units run as a dynamic \
+                     user, which cannot read it; pass it with LoadCredential=NAME:{} and write \
+                     NAME instead of the path (see the README)\n",
                     r.key,
                     r.written,
                     path.display()
@@ -64,17 +64,16 @@ pub(super) fn config(source: &Source, action: ConfigAction) -> Result<ExitCode> 
 struct Read<'a> {
     /// Credentials that cannot be read here: `$CREDENTIALS_DIRECTORY` is not set.
     unread: Vec<&'a SecretRef>,
-    /// Files read here (as their owner, or as root) that others may not read: the service's
-    /// dynamic user, neither owner nor group, could not.
-    private: Vec<(&'a SecretRef, &'a std::path::Path)>,
+    /// Files read here (as their owner, or as root) that the service's dynamic user, neither
+    /// owner nor group, could not, and why.
+    private: Vec<(&'a SecretRef, &'a Path, String)>,
 }
 
 /// Reads every secret file the destinations name, as the daemon does at start.
 fn read_secrets<'a>(
     destinations: &'a [Destination],
-    credentials: Option<&std::path::Path>,
+    credentials: Option<&Path>,
 ) -> Result<Read<'a>, crate::config::ConfigError> {
-    use std::os::unix::fs::PermissionsExt;
     let mut read = Read {
         unread: Vec::new(),
         private: Vec::new(),
@@ -85,9 +84,8 @@ fn read_secrets<'a>(
                 (SecretSource::File(SecretFile::Credential(_)), None) => read.unread.push(r),
                 (SecretSource::File(SecretFile::Path(path)), _) => {
                     r.read(credentials)?;
-                    let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
-                    if mode & 0o004 == 0 {
-                        read.private.push((r, path));
+                    if let Some(why) = hidden_from_the_unit(path) {
+                        read.private.push((r, path, why));
                     }
                 }
                 _ => {
@@ -97,6 +95,36 @@ fn read_secrets<'a>(
         }
     }
     Ok(read)
+}
+
+/// Why the shipped units' dynamic user could not read `path`, a file read here: its sandbox
+/// (`ProtectHome=yes`, `PrivateTmp=yes`) or the permissions of the file or a directory above it
+/// (the user is no file's owner or group, so only the bits for others count).
+fn hidden_from_the_unit(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.permissions().mode());
+    if mode(path) & 0o004 == 0 {
+        return Some(format!(
+            "is not readable by others (mode {:04o})",
+            mode(path) & 0o7777
+        ));
+    }
+    if let Some(closed) = path.ancestors().skip(1).find(|d| mode(d) & 0o001 == 0) {
+        return Some(format!(
+            "is in {}, which others cannot enter",
+            closed.display()
+        ));
+    }
+    if ["/home", "/root", "/run/user"]
+        .iter()
+        .any(|d| path.starts_with(d))
+    {
+        return Some("is in a home directory, which the units hide (ProtectHome=yes)".into());
+    }
+    if ["/tmp", "/var/tmp"].iter().any(|d| path.starts_with(d)) {
+        return Some("is in /tmp or /var/tmp, which the units replace (PrivateTmp=yes)".into());
+    }
+    None
 }
 
 /// `{"files", "instance", "settings"}`, and with `show_origin` `"origins"`: dotted key (with
