@@ -4,7 +4,7 @@
 //! multi-line array, or a table header with a comment, would otherwise make part of a value,
 //! perhaps a webhook URL, pass for a key and be printed.
 
-use toml_edit::{ImDocument, Item, Table, Value};
+use toml_edit::{ImDocument, Item, TableLike};
 
 /// The dotted path (`alerts.destinations.url`, keys quoted as TOML wants them, the same form
 /// as validation errors: the line and column say which destination) of the innermost key or
@@ -55,7 +55,8 @@ fn segment(path: &[String], key: &str) -> String {
     }
 }
 
-fn in_table(table: &Table, offset: usize, path: &mut Vec<String>) -> bool {
+/// A standard table or an inline one (`TableLike` yields an inline table's values as items).
+fn in_table(table: &dyn TableLike, offset: usize, path: &mut Vec<String>) -> bool {
     for (name, item) in table.iter() {
         path.push(segment(path, name));
         let key_span = table.get_key_value(name).and_then(|(k, _)| k.span());
@@ -70,30 +71,22 @@ fn in_table(table: &Table, offset: usize, path: &mut Vec<String>) -> bool {
 fn in_item(item: &Item, offset: usize, path: &mut Vec<String>) -> bool {
     match item {
         Item::None => false,
-        Item::Value(v) => in_value(v, offset, path),
+        // An inline table, an array or a scalar: the value itself, or a key inside it.
+        Item::Value(v) => {
+            if !holds(v.span(), offset) {
+                return false;
+            }
+            if let Some(t) = v.as_inline_table() {
+                in_table(t, offset, path);
+            }
+            true
+        }
         // A key inside first: a table's span may cover its body too.
         Item::Table(t) => in_table(t, offset, path) || holds(t.span(), offset),
         Item::ArrayOfTables(tables) => tables
             .iter()
             .any(|t| in_table(t, offset, path) || holds(t.span(), offset)),
     }
-}
-
-fn in_value(value: &Value, offset: usize, path: &mut Vec<String>) -> bool {
-    if !holds(value.span(), offset) {
-        return false;
-    }
-    if let Value::InlineTable(t) = value {
-        for (name, v) in t.iter() {
-            path.push(segment(path, name));
-            let key_span = t.get_key_value(name).and_then(|(k, _)| k.span());
-            if holds(key_span, offset) || in_value(v, offset, path) {
-                return true;
-            }
-            path.pop();
-        }
-    }
-    true
 }
 
 #[cfg(test)]
