@@ -185,8 +185,9 @@ fn aws(s: &Settings, m: &Merged) -> Section {
     k.section("aws")
 }
 
-/// `aws.endpoint_url` as it is, unless it carries `user:password@` (the SDK would not use them,
-/// but they are credentials all the same).
+/// `aws.endpoint_url` as it is, unless it carries `user:password@`. Validation refuses any `@`
+/// there today, so settings never hold one; the check stays so that relaxing that rule could
+/// not make `config show` print a password.
 fn endpoint_url(url: &str) -> Value {
     if crate::redact::has_user_info(url) {
         str(REDACTED)
